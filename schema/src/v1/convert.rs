@@ -1,0 +1,810 @@
+//! Pure conversion of validated segment documents to the v1 record batches.
+//!
+//! One small function per entity: a document to a `segments` row, a span to a `spans` row,
+//! a trace to a `traces` row and its `payment_index` rows.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use arrow::array::{
+    ArrayRef, BooleanBuilder, Int32Builder, Int64Builder, ListBuilder, MapBuilder, MapFieldNames,
+    StringBuilder, TimestampMillisecondBuilder,
+};
+use arrow::error::ArrowError;
+use arrow::record_batch::RecordBatch;
+use chrono::NaiveDate;
+use std::sync::Arc;
+
+use super::tables::Table;
+use crate::document::{AnnotationValue, SegmentDocument};
+use crate::ids::TracePlacement;
+use crate::validate::{ValidationError, validate_document};
+
+/// Annotation promoted to `payment_id`.
+pub const PAYMENT_ID: &str = "PaymentId";
+/// Annotation promoted to `correlation_id`.
+pub const CORRELATION_ID: &str = "CorrelationId";
+/// Annotation promoted to `customer_id` (always a keyed hash).
+pub const CUSTOMER_ID: &str = "CustomerId";
+/// Annotation promoted to `payment_provider`.
+pub const PAYMENT_PROVIDER: &str = "PaymentProvider";
+
+/// Converts X-Ray epoch seconds to whole microseconds.
+pub fn seconds_to_us(seconds: f64) -> i64 {
+    (seconds * 1e6).round() as i64
+}
+
+/// A validated segment document with its original text, ready to archive.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArchivedSegment {
+    text: String,
+    doc: SegmentDocument,
+    limit_exceeded: Option<bool>,
+    start_us: i64,
+}
+
+/// Why a document could not be archived.
+#[derive(Debug)]
+pub enum Rejection {
+    /// The text is not a JSON segment document (syntax, or a field of the wrong type).
+    Json(serde_json::Error),
+    /// The document broke one of X-Ray's rules.
+    Invalid(ValidationError),
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Json(e) if e.is_syntax() || e.is_eof() => write!(f, "not valid JSON: {e}"),
+            Self::Json(e) => write!(f, "not a segment document: {e}"),
+            Self::Invalid(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for Rejection {}
+
+impl ArchivedSegment {
+    /// Parses and validates one document.
+    ///
+    /// `limit_exceeded` is X-Ray's `LimitExceeded` for the trace, when the source said.
+    ///
+    /// ```
+    /// let text = r#"{"name":"a","id":"70de5b6f19ff9a0a","start_time":1.5,"end_time":2,
+    ///                "trace_id":"1-581cf771-a006649127e371903a2de979"}"#;
+    /// let seg = schema::v1::ArchivedSegment::new(text.to_string(), None).unwrap();
+    /// assert_eq!(seg.text(), text);
+    /// assert_eq!(seg.start_us(), 1_500_000);
+    /// ```
+    pub fn new(text: String, limit_exceeded: Option<bool>) -> Result<Self, Rejection> {
+        let doc = SegmentDocument::parse(&text).map_err(Rejection::Json)?;
+        Self::from_parts(text, doc, limit_exceeded).map_err(Rejection::Invalid)
+    }
+
+    /// Validates an already parsed document whose JSON text is `text`.
+    pub fn from_parts(
+        text: String,
+        doc: SegmentDocument,
+        limit_exceeded: Option<bool>,
+    ) -> Result<Self, ValidationError> {
+        validate_document(&doc)?;
+        let start_us = seconds_to_us(doc.start_time.unwrap_or_default());
+        Ok(Self {
+            text,
+            doc,
+            limit_exceeded,
+            start_us,
+        })
+    }
+
+    /// The original JSON text, byte for byte.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The parsed document.
+    pub fn document(&self) -> &SegmentDocument {
+        &self.doc
+    }
+
+    /// The trace id (validated).
+    pub fn trace_id(&self) -> &str {
+        self.doc.trace_id.as_deref().unwrap_or_default()
+    }
+
+    /// The document id (validated).
+    pub fn id(&self) -> &str {
+        self.doc.id.as_deref().unwrap_or_default()
+    }
+
+    /// Start in microseconds.
+    pub fn start_us(&self) -> i64 {
+        self.start_us
+    }
+
+    /// X-Ray's LimitExceeded for the trace, when the source said.
+    pub fn limit_exceeded(&self) -> Option<bool> {
+        self.limit_exceeded
+    }
+
+    /// True while the document is in progress.
+    pub fn in_progress(&self) -> bool {
+        self.doc.in_progress == Some(true) && self.doc.end_time.is_none()
+    }
+
+    /// Where the document's trace lives in the archive.
+    pub fn placement(&self) -> TracePlacement {
+        TracePlacement::of(self.trace_id()).expect("validated trace id")
+    }
+
+    /// The archive order: by trace id, then start, then id.
+    pub fn sort_key(&self) -> (&str, i64, &str) {
+        (self.trace_id(), self.start_us, self.id())
+    }
+}
+
+/// Sorts documents into archive order (by trace id, start, id), the order [`convert`] needs.
+pub fn sort_for_archive(segments: &mut [ArchivedSegment]) {
+    segments.sort_unstable_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+}
+
+/// One row of `payment_index`, before it is grouped into its bucket part.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PaymentIndexRow {
+    /// The PaymentId annotation.
+    pub payment_id: String,
+    /// A trace that carries it.
+    pub trace_id: String,
+    /// The trace's partition.
+    pub dt: NaiveDate,
+    /// Trace start in microseconds.
+    pub start_us: i64,
+    /// Root service of the trace.
+    pub root_name: String,
+    /// The trace has a client error.
+    pub error: bool,
+    /// The trace has a server error.
+    pub fault: bool,
+}
+
+/// The record batches of one window (or one slice of it).
+#[derive(Debug)]
+pub struct WindowBatches {
+    /// `segments` rows, in archive order.
+    pub segments: RecordBatch,
+    /// `spans` rows, in archive order (by trace, then document, then depth-first).
+    pub spans: RecordBatch,
+    /// `traces` rows, by trace id.
+    pub traces: RecordBatch,
+    /// `payment_index` rows; the caller groups them into bucket parts.
+    pub payment_index: Vec<PaymentIndexRow>,
+}
+
+/// Converts documents in archive order (see [`sort_for_archive`]) to record batches.
+///
+/// All documents of a trace must be in the slice, next to each other.
+pub fn convert(segments: &[ArchivedSegment]) -> Result<WindowBatches, ArrowError> {
+    debug_assert!(
+        segments
+            .windows(2)
+            .all(|w| w[0].sort_key() <= w[1].sort_key()),
+        "segments must be in archive order"
+    );
+    let span_total: usize = segments.iter().map(|s| s.doc.span_count()).sum();
+    let mut seg = SegmentsBuilder::with_capacity(segments.len());
+    let mut spans = SpansBuilder::with_capacity(span_total);
+    let mut traces = TracesBuilder::default();
+    let mut payment_index = Vec::new();
+    for trace in segments.chunk_by(|a, b| a.trace_id() == b.trace_id()) {
+        for s in trace {
+            seg.append(s);
+            spans.append_document(s);
+        }
+        traces.append(trace, &mut payment_index);
+    }
+    Ok(WindowBatches {
+        segments: seg.finish()?,
+        spans: spans.finish()?,
+        traces: traces.finish()?,
+        payment_index,
+    })
+}
+
+/// Builds the `payment_index` batch for rows of one part (sorted here by payment id).
+pub fn payment_index_batch(rows: &mut [PaymentIndexRow]) -> Result<RecordBatch, ArrowError> {
+    rows.sort_unstable();
+    let mut payment_id = StringBuilder::new();
+    let mut trace_id = StringBuilder::new();
+    let mut dt = arrow::array::Date32Builder::with_capacity(rows.len());
+    let mut start = timestamp_builder(rows.len());
+    let mut root_name = StringBuilder::new();
+    let mut error = BooleanBuilder::with_capacity(rows.len());
+    let mut fault = BooleanBuilder::with_capacity(rows.len());
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+    for r in rows.iter() {
+        payment_id.append_value(&r.payment_id);
+        trace_id.append_value(&r.trace_id);
+        dt.append_value((r.dt - epoch).num_days() as i32);
+        start.append_value(r.start_us.div_euclid(1000));
+        root_name.append_value(&r.root_name);
+        error.append_value(r.error);
+        fault.append_value(r.fault);
+    }
+    RecordBatch::try_new(
+        Table::PaymentIndex.schema(),
+        vec![
+            Arc::new(payment_id.finish()),
+            Arc::new(trace_id.finish()),
+            Arc::new(dt.finish()),
+            Arc::new(start.finish()),
+            Arc::new(root_name.finish()),
+            Arc::new(error.finish()),
+            Arc::new(fault.finish()),
+        ],
+    )
+}
+
+fn timestamp_builder(capacity: usize) -> TimestampMillisecondBuilder {
+    TimestampMillisecondBuilder::with_capacity(capacity).with_timezone("UTC")
+}
+
+fn annotation_str<'a>(doc: &'a SegmentDocument, key: &str) -> Option<&'a str> {
+    doc.annotation(key).and_then(AnnotationValue::as_str)
+}
+
+/// Depth-first search for the first span carrying annotation `key`.
+fn first_annotation<'a>(doc: &'a SegmentDocument, key: &str) -> Option<&'a str> {
+    annotation_str(doc, key).or_else(|| {
+        doc.subsegments
+            .iter()
+            .find_map(|s| first_annotation(s, key))
+    })
+}
+
+fn http_status(doc: &SegmentDocument) -> Option<i32> {
+    doc.http
+        .as_ref()?
+        .response
+        .as_ref()?
+        .status
+        .and_then(|s| i32::try_from(s).ok())
+}
+
+fn end_us(doc: &SegmentDocument) -> Option<i64> {
+    doc.end_time.map(seconds_to_us)
+}
+
+#[derive(Default)]
+struct SegmentsBuilder {
+    trace_id: StringBuilder,
+    segment_id: StringBuilder,
+    parent_id: StringBuilder,
+    name: StringBuilder,
+    origin: StringBuilder,
+    kind: StringBuilder,
+    inferred: BooleanBuilder,
+    in_progress: BooleanBuilder,
+    start_time: TimestampMillisecondBuilder,
+    end_time: TimestampMillisecondBuilder,
+    start_us: Int64Builder,
+    end_us: Int64Builder,
+    error: BooleanBuilder,
+    fault: BooleanBuilder,
+    throttle: BooleanBuilder,
+    http_status: Int32Builder,
+    span_count: Int32Builder,
+    payment_id: StringBuilder,
+    limit_exceeded: BooleanBuilder,
+    document: StringBuilder,
+}
+
+impl SegmentsBuilder {
+    fn with_capacity(n: usize) -> Self {
+        Self {
+            start_time: timestamp_builder(n),
+            end_time: timestamp_builder(n),
+            ..Default::default()
+        }
+    }
+
+    fn append(&mut self, s: &ArchivedSegment) {
+        let d = &s.doc;
+        let end = end_us(d);
+        self.trace_id.append_value(s.trace_id());
+        self.segment_id.append_value(s.id());
+        self.parent_id.append_option(d.parent_id.as_deref());
+        self.name.append_value(d.name.as_deref().unwrap_or_default());
+        self.origin.append_option(d.origin.as_deref());
+        self.kind.append_value(if d.is_subsegment() {
+            "subsegment"
+        } else {
+            "segment"
+        });
+        self.inferred.append_value(d.inferred == Some(true));
+        self.in_progress.append_value(s.in_progress());
+        self.start_time.append_value(s.start_us.div_euclid(1000));
+        self.end_time.append_option(end.map(|e| e.div_euclid(1000)));
+        self.start_us.append_value(s.start_us);
+        self.end_us.append_option(end);
+        self.error.append_value(d.error == Some(true));
+        self.fault.append_value(d.fault == Some(true));
+        self.throttle.append_value(d.throttle == Some(true));
+        self.http_status.append_option(http_status(d));
+        self.span_count
+            .append_value(i32::try_from(d.span_count()).unwrap_or(i32::MAX));
+        self.payment_id.append_option(first_annotation(d, PAYMENT_ID));
+        self.limit_exceeded.append_option(s.limit_exceeded);
+        self.document.append_value(&s.text);
+    }
+
+    fn finish(mut self) -> Result<RecordBatch, ArrowError> {
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(self.trace_id.finish()),
+            Arc::new(self.segment_id.finish()),
+            Arc::new(self.parent_id.finish()),
+            Arc::new(self.name.finish()),
+            Arc::new(self.origin.finish()),
+            Arc::new(self.kind.finish()),
+            Arc::new(self.inferred.finish()),
+            Arc::new(self.in_progress.finish()),
+            Arc::new(self.start_time.finish()),
+            Arc::new(self.end_time.finish()),
+            Arc::new(self.start_us.finish()),
+            Arc::new(self.end_us.finish()),
+            Arc::new(self.error.finish()),
+            Arc::new(self.fault.finish()),
+            Arc::new(self.throttle.finish()),
+            Arc::new(self.http_status.finish()),
+            Arc::new(self.span_count.finish()),
+            Arc::new(self.payment_id.finish()),
+            Arc::new(self.limit_exceeded.finish()),
+            Arc::new(self.document.finish()),
+        ];
+        RecordBatch::try_new(Table::Segments.schema(), columns)
+    }
+}
+
+struct SpansBuilder {
+    trace_id: StringBuilder,
+    segment_id: StringBuilder,
+    id: StringBuilder,
+    parent_id: StringBuilder,
+    depth: Int32Builder,
+    kind: StringBuilder,
+    name: StringBuilder,
+    namespace: StringBuilder,
+    origin: StringBuilder,
+    inferred: BooleanBuilder,
+    in_progress: BooleanBuilder,
+    start_time: TimestampMillisecondBuilder,
+    end_time: TimestampMillisecondBuilder,
+    start_us: Int64Builder,
+    end_us: Int64Builder,
+    duration_us: Int64Builder,
+    error: BooleanBuilder,
+    fault: BooleanBuilder,
+    throttle: BooleanBuilder,
+    http_method: StringBuilder,
+    http_url: StringBuilder,
+    http_status: Int32Builder,
+    http_content_length: Int64Builder,
+    http_client_ip: StringBuilder,
+    http_user_agent: StringBuilder,
+    aws_operation: StringBuilder,
+    aws_region: StringBuilder,
+    aws_request_id: StringBuilder,
+    aws_table_name: StringBuilder,
+    aws_queue_url: StringBuilder,
+    aws_account_id: StringBuilder,
+    aws_retries: Int32Builder,
+    resource_arn: StringBuilder,
+    user: StringBuilder,
+    exception_type: StringBuilder,
+    exception_message: StringBuilder,
+    cause: StringBuilder,
+    aws: StringBuilder,
+    sql: StringBuilder,
+    annotations: MapBuilder<StringBuilder, StringBuilder>,
+    metadata: StringBuilder,
+    payment_id: StringBuilder,
+    correlation_id: StringBuilder,
+    customer_id: StringBuilder,
+    payment_provider: StringBuilder,
+}
+
+impl SpansBuilder {
+    fn with_capacity(n: usize) -> Self {
+        let names = MapFieldNames {
+            entry: "key_value".into(),
+            key: "key".into(),
+            value: "value".into(),
+        };
+        let s = || StringBuilder::with_capacity(n, n * 8);
+        Self {
+            trace_id: StringBuilder::with_capacity(n, n * 35),
+            segment_id: StringBuilder::with_capacity(n, n * 16),
+            id: StringBuilder::with_capacity(n, n * 16),
+            parent_id: StringBuilder::with_capacity(n, n * 16),
+            depth: Int32Builder::with_capacity(n),
+            kind: s(),
+            name: s(),
+            namespace: s(),
+            origin: s(),
+            inferred: BooleanBuilder::with_capacity(n),
+            in_progress: BooleanBuilder::with_capacity(n),
+            start_time: timestamp_builder(n),
+            end_time: timestamp_builder(n),
+            start_us: Int64Builder::with_capacity(n),
+            end_us: Int64Builder::with_capacity(n),
+            duration_us: Int64Builder::with_capacity(n),
+            error: BooleanBuilder::with_capacity(n),
+            fault: BooleanBuilder::with_capacity(n),
+            throttle: BooleanBuilder::with_capacity(n),
+            http_method: s(),
+            http_url: s(),
+            http_status: Int32Builder::with_capacity(n),
+            http_content_length: Int64Builder::with_capacity(n),
+            http_client_ip: s(),
+            http_user_agent: s(),
+            aws_operation: s(),
+            aws_region: s(),
+            aws_request_id: s(),
+            aws_table_name: s(),
+            aws_queue_url: s(),
+            aws_account_id: s(),
+            aws_retries: Int32Builder::with_capacity(n),
+            resource_arn: s(),
+            user: s(),
+            exception_type: s(),
+            exception_message: s(),
+            cause: s(),
+            aws: s(),
+            sql: s(),
+            annotations: MapBuilder::new(Some(names), StringBuilder::new(), StringBuilder::new()),
+            metadata: s(),
+            payment_id: s(),
+            correlation_id: s(),
+            customer_id: s(),
+            payment_provider: s(),
+        }
+    }
+
+    fn append_document(&mut self, s: &ArchivedSegment) {
+        self.append_span(s, &s.doc, 0, s.doc.parent_id.as_deref());
+    }
+
+    fn append_span(
+        &mut self,
+        seg: &ArchivedSegment,
+        d: &SegmentDocument,
+        depth: i32,
+        parent: Option<&str>,
+    ) {
+        let start = seconds_to_us(d.start_time.unwrap_or_default());
+        let end = end_us(d);
+        self.trace_id.append_value(seg.trace_id());
+        self.segment_id.append_value(seg.id());
+        self.id.append_value(d.id.as_deref().unwrap_or_default());
+        self.parent_id.append_option(parent);
+        self.depth.append_value(depth);
+        self.kind.append_value(if depth == 0 && !d.is_subsegment() {
+            "segment"
+        } else {
+            "subsegment"
+        });
+        self.name.append_value(d.name.as_deref().unwrap_or_default());
+        self.namespace.append_option(d.namespace.as_deref());
+        self.origin.append_option(d.origin.as_deref());
+        self.inferred.append_value(d.inferred == Some(true));
+        self.in_progress
+            .append_value(d.in_progress == Some(true) && end.is_none());
+        self.start_time.append_value(start.div_euclid(1000));
+        self.end_time.append_option(end.map(|e| e.div_euclid(1000)));
+        self.start_us.append_value(start);
+        self.end_us.append_option(end);
+        self.duration_us.append_option(end.map(|e| e - start));
+        self.error.append_value(d.error == Some(true));
+        self.fault.append_value(d.fault == Some(true));
+        self.throttle.append_value(d.throttle == Some(true));
+
+        let req = d.http.as_ref().and_then(|h| h.request.as_ref());
+        let resp = d.http.as_ref().and_then(|h| h.response.as_ref());
+        self.http_method
+            .append_option(req.and_then(|r| r.method.as_deref()));
+        self.http_url.append_option(req.and_then(|r| r.url.as_deref()));
+        self.http_status.append_option(http_status(d));
+        self.http_content_length
+            .append_option(resp.and_then(|r| r.content_length));
+        self.http_client_ip
+            .append_option(req.and_then(|r| r.client_ip.as_deref()));
+        self.http_user_agent
+            .append_option(req.and_then(|r| r.user_agent.as_deref()));
+
+        let aws = d.aws.as_ref().map(|a| a.value());
+        self.aws_operation
+            .append_option(aws.and_then(|a| a.operation.as_deref()));
+        self.aws_region
+            .append_option(aws.and_then(|a| a.region.as_deref()));
+        self.aws_request_id
+            .append_option(aws.and_then(|a| a.request_id.as_deref()));
+        self.aws_table_name
+            .append_option(aws.and_then(|a| a.table_name.as_deref()));
+        self.aws_queue_url
+            .append_option(aws.and_then(|a| a.queue_url.as_deref()));
+        self.aws_account_id
+            .append_option(aws.and_then(|a| a.account_id.as_deref()));
+        self.aws_retries.append_option(
+            aws.and_then(|a| a.retries)
+                .and_then(|r| i32::try_from(r).ok()),
+        );
+        self.resource_arn.append_option(d.resource_arn.as_deref());
+        self.user.append_option(d.user.as_deref());
+
+        let exception = d.cause.as_ref().and_then(|c| c.value().first_exception());
+        self.exception_type
+            .append_option(exception.and_then(|e| e.kind.as_deref()));
+        self.exception_message
+            .append_option(exception.and_then(|e| e.message.as_deref()));
+        self.cause.append_option(d.cause.as_ref().map(|c| c.raw()));
+        self.aws.append_option(d.aws.as_ref().map(|a| a.raw()));
+        self.sql.append_option(d.sql.as_ref().map(|s| s.raw()));
+
+        if d.annotations.is_empty() {
+            self.annotations.append(false).expect("map builder");
+        } else {
+            for (k, v) in &d.annotations {
+                self.annotations.keys().append_value(k);
+                match v {
+                    AnnotationValue::String(s) => self.annotations.values().append_value(s),
+                    other => self.annotations.values().append_value(other.to_string()),
+                }
+            }
+            self.annotations.append(true).expect("map builder");
+        }
+        self.metadata
+            .append_option(d.metadata.as_ref().map(|m| m.get()));
+        self.payment_id
+            .append_option(annotation_str(d, PAYMENT_ID));
+        self.correlation_id
+            .append_option(annotation_str(d, CORRELATION_ID));
+        self.customer_id
+            .append_option(annotation_str(d, CUSTOMER_ID));
+        self.payment_provider
+            .append_option(annotation_str(d, PAYMENT_PROVIDER));
+
+        for sub in &d.subsegments {
+            self.append_span(seg, sub, depth + 1, d.id.as_deref());
+        }
+    }
+
+    fn finish(mut self) -> Result<RecordBatch, ArrowError> {
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(self.trace_id.finish()),
+            Arc::new(self.segment_id.finish()),
+            Arc::new(self.id.finish()),
+            Arc::new(self.parent_id.finish()),
+            Arc::new(self.depth.finish()),
+            Arc::new(self.kind.finish()),
+            Arc::new(self.name.finish()),
+            Arc::new(self.namespace.finish()),
+            Arc::new(self.origin.finish()),
+            Arc::new(self.inferred.finish()),
+            Arc::new(self.in_progress.finish()),
+            Arc::new(self.start_time.finish()),
+            Arc::new(self.end_time.finish()),
+            Arc::new(self.start_us.finish()),
+            Arc::new(self.end_us.finish()),
+            Arc::new(self.duration_us.finish()),
+            Arc::new(self.error.finish()),
+            Arc::new(self.fault.finish()),
+            Arc::new(self.throttle.finish()),
+            Arc::new(self.http_method.finish()),
+            Arc::new(self.http_url.finish()),
+            Arc::new(self.http_status.finish()),
+            Arc::new(self.http_content_length.finish()),
+            Arc::new(self.http_client_ip.finish()),
+            Arc::new(self.http_user_agent.finish()),
+            Arc::new(self.aws_operation.finish()),
+            Arc::new(self.aws_region.finish()),
+            Arc::new(self.aws_request_id.finish()),
+            Arc::new(self.aws_table_name.finish()),
+            Arc::new(self.aws_queue_url.finish()),
+            Arc::new(self.aws_account_id.finish()),
+            Arc::new(self.aws_retries.finish()),
+            Arc::new(self.resource_arn.finish()),
+            Arc::new(self.user.finish()),
+            Arc::new(self.exception_type.finish()),
+            Arc::new(self.exception_message.finish()),
+            Arc::new(self.cause.finish()),
+            Arc::new(self.aws.finish()),
+            Arc::new(self.sql.finish()),
+            Arc::new(self.annotations.finish()),
+            Arc::new(self.metadata.finish()),
+            Arc::new(self.payment_id.finish()),
+            Arc::new(self.correlation_id.finish()),
+            Arc::new(self.customer_id.finish()),
+            Arc::new(self.payment_provider.finish()),
+        ];
+        RecordBatch::try_new(Table::Spans.schema(), columns)
+    }
+}
+
+/// Whole-trace facts gathered over every span of a trace.
+#[derive(Default)]
+struct TraceFacts<'a> {
+    error: bool,
+    fault: bool,
+    throttle: bool,
+    span_count: usize,
+    first_failure: Option<(i64, &'a str)>,
+    payment_ids: BTreeSet<&'a str>,
+    correlation_ids: BTreeSet<&'a str>,
+}
+
+impl<'a> TraceFacts<'a> {
+    fn visit(&mut self, d: &'a SegmentDocument) {
+        let error = d.error == Some(true);
+        let fault = d.fault == Some(true);
+        self.error |= error;
+        self.fault |= fault;
+        self.throttle |= d.throttle == Some(true);
+        self.span_count += 1;
+        if error || fault {
+            let start = seconds_to_us(d.start_time.unwrap_or_default());
+            let name = d.name.as_deref().unwrap_or_default();
+            if self.first_failure.is_none_or(|(s, _)| start < s) {
+                self.first_failure = Some((start, name));
+            }
+        }
+        if let Some(p) = annotation_str(d, PAYMENT_ID) {
+            self.payment_ids.insert(p);
+        }
+        if let Some(c) = annotation_str(d, CORRELATION_ID) {
+            self.correlation_ids.insert(c);
+        }
+        for sub in &d.subsegments {
+            self.visit(sub);
+        }
+    }
+}
+
+#[derive(Default)]
+struct TracesBuilder {
+    trace_id: StringBuilder,
+    start_time: TimestampMillisecondBuilder,
+    end_time: TimestampMillisecondBuilder,
+    start_us: Int64Builder,
+    end_us: Int64Builder,
+    duration_us: Int64Builder,
+    root_segment_id: StringBuilder,
+    root_name: StringBuilder,
+    root_origin: StringBuilder,
+    http_method: StringBuilder,
+    http_url: StringBuilder,
+    http_status: Int32Builder,
+    segment_count: Int32Builder,
+    span_count: Int32Builder,
+    error: BooleanBuilder,
+    fault: BooleanBuilder,
+    throttle: BooleanBuilder,
+    in_progress: BooleanBuilder,
+    limit_exceeded: BooleanBuilder,
+    first_failure: StringBuilder,
+    services: ListBuilder<StringBuilder>,
+    payment_ids: ListBuilder<StringBuilder>,
+    correlation_ids: ListBuilder<StringBuilder>,
+}
+
+/// The trace's root: the earliest segment that has no parent and was not inferred, else the
+/// earliest document.
+fn trace_root(trace: &[ArchivedSegment]) -> &ArchivedSegment {
+    trace
+        .iter()
+        .filter(|s| {
+            s.doc.parent_id.is_none() && s.doc.inferred != Some(true) && !s.doc.is_subsegment()
+        })
+        .min_by_key(|s| s.start_us)
+        .unwrap_or(&trace[0])
+}
+
+impl TracesBuilder {
+    fn append(&mut self, trace: &[ArchivedSegment], index: &mut Vec<PaymentIndexRow>) {
+        let root = trace_root(trace);
+        let mut facts = TraceFacts::default();
+        let mut services = BTreeSet::new();
+        let mut in_progress = false;
+        let mut limit_exceeded: Option<bool> = None;
+        let start = trace.iter().map(|s| s.start_us).min().unwrap_or_default();
+        let end = trace.iter().filter_map(|s| end_us(&s.doc)).max();
+        for s in trace {
+            facts.visit(&s.doc);
+            services.insert(s.doc.name.as_deref().unwrap_or_default());
+            in_progress |= s.in_progress();
+            if let Some(l) = s.limit_exceeded {
+                limit_exceeded = Some(limit_exceeded.unwrap_or(false) | l);
+            }
+        }
+        let trace_id = root.trace_id();
+        let root_name = root.doc.name.as_deref().unwrap_or_default();
+        let req = root.doc.http.as_ref().and_then(|h| h.request.as_ref());
+
+        self.trace_id.append_value(trace_id);
+        self.start_time.append_value(start.div_euclid(1000));
+        self.end_time.append_option(end.map(|e| e.div_euclid(1000)));
+        self.start_us.append_value(start);
+        self.end_us.append_option(end);
+        self.duration_us.append_option(end.map(|e| e - start));
+        self.root_segment_id.append_value(root.id());
+        self.root_name.append_value(root_name);
+        self.root_origin.append_option(root.doc.origin.as_deref());
+        self.http_method
+            .append_option(req.and_then(|r| r.method.as_deref()));
+        self.http_url.append_option(req.and_then(|r| r.url.as_deref()));
+        self.http_status.append_option(http_status(&root.doc));
+        self.segment_count
+            .append_value(i32::try_from(trace.len()).unwrap_or(i32::MAX));
+        self.span_count
+            .append_value(i32::try_from(facts.span_count).unwrap_or(i32::MAX));
+        self.error.append_value(facts.error);
+        self.fault.append_value(facts.fault);
+        self.throttle.append_value(facts.throttle);
+        self.in_progress.append_value(in_progress);
+        self.limit_exceeded.append_option(limit_exceeded);
+        self.first_failure
+            .append_option(facts.first_failure.map(|(_, n)| n));
+        for (list, values) in [
+            (&mut self.services, &services),
+            (&mut self.payment_ids, &facts.payment_ids),
+            (&mut self.correlation_ids, &facts.correlation_ids),
+        ] {
+            for v in values {
+                list.values().append_value(v);
+            }
+            list.append(true);
+        }
+
+        let dt = root.placement().dt;
+        for p in &facts.payment_ids {
+            index.push(PaymentIndexRow {
+                payment_id: (*p).to_owned(),
+                trace_id: trace_id.to_owned(),
+                dt,
+                start_us: start,
+                root_name: root_name.to_owned(),
+                error: facts.error,
+                fault: facts.fault,
+            });
+        }
+    }
+
+    fn finish(mut self) -> Result<RecordBatch, ArrowError> {
+        self.start_time = std::mem::take(&mut self.start_time).with_timezone("UTC");
+        self.end_time = std::mem::take(&mut self.end_time).with_timezone("UTC");
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(self.trace_id.finish()),
+            Arc::new(self.start_time.finish()),
+            Arc::new(self.end_time.finish()),
+            Arc::new(self.start_us.finish()),
+            Arc::new(self.end_us.finish()),
+            Arc::new(self.duration_us.finish()),
+            Arc::new(self.root_segment_id.finish()),
+            Arc::new(self.root_name.finish()),
+            Arc::new(self.root_origin.finish()),
+            Arc::new(self.http_method.finish()),
+            Arc::new(self.http_url.finish()),
+            Arc::new(self.http_status.finish()),
+            Arc::new(self.segment_count.finish()),
+            Arc::new(self.span_count.finish()),
+            Arc::new(self.error.finish()),
+            Arc::new(self.fault.finish()),
+            Arc::new(self.throttle.finish()),
+            Arc::new(self.in_progress.finish()),
+            Arc::new(self.limit_exceeded.finish()),
+            Arc::new(self.first_failure.finish()),
+            Arc::new(self.services.finish()),
+            Arc::new(self.payment_ids.finish()),
+            Arc::new(self.correlation_ids.finish()),
+        ];
+        RecordBatch::try_new(Table::Traces.schema(), columns)
+    }
+}

@@ -1,0 +1,17 @@
+//! Archive format version 1: tables, layout and conversion.
+
+mod convert;
+mod layout;
+mod tables;
+
+pub use convert::{
+    ArchivedSegment, CORRELATION_ID, CUSTOMER_ID, PAYMENT_ID, PAYMENT_PROVIDER, PaymentIndexRow,
+    Rejection, WindowBatches, convert, payment_index_batch, seconds_to_us, sort_for_archive,
+};
+pub use layout::{
+    PAYMENT_BUCKETS, PaymentIndexPart, QUARANTINE_PREFIX, part_key, payment_bucket, table_prefix,
+};
+pub use tables::{
+    COMMENT_KEY, SCHEMA_VERSION, SCHEMA_VERSION_KEY, TABLE_KEY, Table, WRITER_VERSION_KEY,
+    annotations_type, string_list_type, timestamp_type,
+};
