@@ -600,9 +600,10 @@ impl<'de> Deserialize<'de> for SegmentDocument {
                         Field::Fault => doc.fault = field::<_, Lenient<bool>>(&mut map, "fault")?.0,
                         Field::Cause => doc.cause = field(&mut map, "cause")?,
                         Field::Annotations => {
-                            doc.annotations = field::<_, Option<Annotations>>(&mut map, "annotations")?
-                                .map(|a| a.0)
-                                .unwrap_or_default()
+                            doc.annotations =
+                                field::<_, Option<Annotations>>(&mut map, "annotations")?
+                                    .map(|a| a.0)
+                                    .unwrap_or_default()
                         }
                         Field::Metadata => doc.metadata = field(&mut map, "metadata")?,
                         Field::Sql => doc.sql = field(&mut map, "sql")?,
@@ -687,9 +688,9 @@ impl<'de> Deserialize<'de> for Annotations {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Annotations, A::Error> {
                 let mut out = Vec::with_capacity(map.size_hint().unwrap_or(4));
                 while let Some(key) = map.next_key::<String>()? {
-                    let value: AnnotationValue = map.next_value().map_err(|e| {
-                        de::Error::custom(format_args!("annotation `{key}`: {e}"))
-                    })?;
+                    let value: AnnotationValue = map
+                        .next_value()
+                        .map_err(|e| de::Error::custom(format_args!("annotation `{key}`: {e}")))?;
                     out.push((key, value));
                 }
                 Ok(Annotations(out))
@@ -874,7 +875,11 @@ mod tests {
         let aws = doc.aws.as_ref().unwrap();
         assert_eq!(aws.value().operation.as_deref(), Some("PutItem"));
         assert!(aws.raw().contains("function_name"));
-        let extra: Vec<_> = doc.extra.iter().map(|(k, v)| (k.as_str(), v.get())).collect();
+        let extra: Vec<_> = doc
+            .extra
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.get()))
+            .collect();
         assert_eq!(extra, vec![("Dummy", "false"), ("zzz", r#"{"a":[1,2]}"#)]);
     }
 

@@ -105,7 +105,11 @@ fn classify_at(value: &RawValue, path: String, out: &mut Vec<InputItem>) {
             match serde_json::from_str::<Vec<&RawValue>>(text) {
                 Ok(items) => {
                     if items.is_empty() {
-                        out.push(reject(value, "an empty array holds no segment documents", path));
+                        out.push(reject(
+                            value,
+                            "an empty array holds no segment documents",
+                            path,
+                        ));
                         return;
                     }
                     for (i, item) in items.into_iter().enumerate() {
@@ -141,12 +145,12 @@ fn classify_at(value: &RawValue, path: String, out: &mut Vec<InputItem>) {
     if let Some(traces) = probe.traces {
         for (t, trace) in traces.into_iter().enumerate() {
             for (s, seg) in trace.segments.into_iter().enumerate() {
-                let at = format!("{path}Traces[{t}].Segments[{s}].Document");
+                let at = join(&path, &format!("Traces[{t}].Segments[{s}].Document"));
                 push_document(seg.document, trace.limit_exceeded, at, out);
             }
         }
     } else if let Some(doc) = probe.document {
-        push_document(doc, None, format!("{path}.Document"), out);
+        push_document(doc, None, join(&path, "Document"), out);
     } else if probe.trace_summaries.is_some() {
         out.push(reject(
             value,
@@ -181,7 +185,20 @@ fn classify_at(value: &RawValue, path: String, out: &mut Vec<InputItem>) {
     }
 }
 
-fn push_document(doc: &RawValue, limit_exceeded: Option<bool>, path: String, out: &mut Vec<InputItem>) {
+fn join(path: &str, field: &str) -> String {
+    if path.is_empty() {
+        field.to_owned()
+    } else {
+        format!("{path}.{field}")
+    }
+}
+
+fn push_document(
+    doc: &RawValue,
+    limit_exceeded: Option<bool>,
+    path: String,
+    out: &mut Vec<InputItem>,
+) {
     let raw = doc.get();
     if raw.starts_with('"') {
         // The API form: the document is a JSON string holding the document's text.
@@ -191,7 +208,11 @@ fn push_document(doc: &RawValue, limit_exceeded: Option<bool>, path: String, out
                 limit_exceeded,
                 path,
             }),
-            Err(e) => out.push(reject(doc, format!("Document is not a valid JSON string: {e}"), path)),
+            Err(e) => out.push(reject(
+                doc,
+                format!("Document is not a valid JSON string: {e}"),
+                path,
+            )),
         }
     } else if raw.starts_with('{') {
         out.push(InputItem::Document {
@@ -245,13 +266,18 @@ mod tests {
 
     #[test]
     fn daemon_header_and_api_responses() {
-        assert_eq!(items(r#"{"format": "json", "version": 1}"#), vec![InputItem::DaemonHeader]);
+        assert_eq!(
+            items(r#"{"format": "json", "version": 1}"#),
+            vec![InputItem::DaemonHeader]
+        );
         let summaries = items(r#"{"TraceSummaries":[]}"#);
         assert!(
             matches!(&summaries[0], InputItem::Rejected { reason, .. } if reason.contains("GetTraceSummaries"))
         );
         let graph = items(r#"{"Services":[]}"#);
-        assert!(matches!(&graph[0], InputItem::Rejected { reason, .. } if reason.contains("GetServiceGraph")));
+        assert!(
+            matches!(&graph[0], InputItem::Rejected { reason, .. } if reason.contains("GetServiceGraph"))
+        );
     }
 
     #[test]

@@ -11,8 +11,8 @@ pub mod v1;
 pub mod validate;
 
 pub use document::{
-    AnnotationValue, Aws, Cause, CauseDetails, Exception, Http, HttpRequest, HttpResponse, Raw, RawJson,
-    SegmentDocument, Sql,
+    AnnotationValue, Aws, Cause, CauseDetails, Exception, Http, HttpRequest, HttpResponse, Raw,
+    RawJson, SegmentDocument, Sql,
 };
 pub use ids::{TracePlacement, is_segment_id, is_trace_id, trace_epoch};
 pub use validate::{Problem, ValidationError, validate_document};

@@ -64,6 +64,16 @@ impl fmt::Display for Rejection {
 
 impl std::error::Error for Rejection {}
 
+/// A document that could not be archived, handed back with its text so it can be
+/// quarantined byte for byte.
+#[derive(Debug)]
+pub struct RejectedDocument {
+    /// The document's text, unchanged.
+    pub text: String,
+    /// Why it was rejected.
+    pub rejection: Rejection,
+}
+
 impl ArchivedSegment {
     /// Parses and validates one document.
     ///
@@ -76,9 +86,33 @@ impl ArchivedSegment {
     /// assert_eq!(seg.text(), text);
     /// assert_eq!(seg.start_us(), 1_500_000);
     /// ```
-    pub fn new(text: String, limit_exceeded: Option<bool>) -> Result<Self, Rejection> {
-        let doc = SegmentDocument::parse(&text).map_err(Rejection::Json)?;
-        Self::from_parts(text, doc, limit_exceeded).map_err(Rejection::Invalid)
+    pub fn new(text: String, limit_exceeded: Option<bool>) -> Result<Self, RejectedDocument> {
+        let doc = match SegmentDocument::parse(&text) {
+            Ok(doc) => doc,
+            Err(e) => {
+                return Err(RejectedDocument {
+                    text,
+                    rejection: Rejection::Json(e),
+                });
+            }
+        };
+        if let Err(e) = validate_document(&doc) {
+            return Err(RejectedDocument {
+                text,
+                rejection: Rejection::Invalid(e),
+            });
+        }
+        Ok(Self::from_valid(text, doc, limit_exceeded))
+    }
+
+    fn from_valid(text: String, doc: SegmentDocument, limit_exceeded: Option<bool>) -> Self {
+        let start_us = seconds_to_us(doc.start_time.unwrap_or_default());
+        Self {
+            text,
+            doc,
+            limit_exceeded,
+            start_us,
+        }
     }
 
     /// Validates an already parsed document whose JSON text is `text`.
@@ -88,13 +122,7 @@ impl ArchivedSegment {
         limit_exceeded: Option<bool>,
     ) -> Result<Self, ValidationError> {
         validate_document(&doc)?;
-        let start_us = seconds_to_us(doc.start_time.unwrap_or_default());
-        Ok(Self {
-            text,
-            doc,
-            limit_exceeded,
-            start_us,
-        })
+        Ok(Self::from_valid(text, doc, limit_exceeded))
     }
 
     /// The original JSON text, byte for byte.
@@ -313,7 +341,8 @@ impl SegmentsBuilder {
         self.trace_id.append_value(s.trace_id());
         self.segment_id.append_value(s.id());
         self.parent_id.append_option(d.parent_id.as_deref());
-        self.name.append_value(d.name.as_deref().unwrap_or_default());
+        self.name
+            .append_value(d.name.as_deref().unwrap_or_default());
         self.origin.append_option(d.origin.as_deref());
         self.kind.append_value(if d.is_subsegment() {
             "subsegment"
@@ -332,7 +361,8 @@ impl SegmentsBuilder {
         self.http_status.append_option(http_status(d));
         self.span_count
             .append_value(i32::try_from(d.span_count()).unwrap_or(i32::MAX));
-        self.payment_id.append_option(first_annotation(d, PAYMENT_ID));
+        self.payment_id
+            .append_option(first_annotation(d, PAYMENT_ID));
         self.limit_exceeded.append_option(s.limit_exceeded);
         self.document.append_value(&s.text);
     }
@@ -492,7 +522,8 @@ impl SpansBuilder {
         } else {
             "subsegment"
         });
-        self.name.append_value(d.name.as_deref().unwrap_or_default());
+        self.name
+            .append_value(d.name.as_deref().unwrap_or_default());
         self.namespace.append_option(d.namespace.as_deref());
         self.origin.append_option(d.origin.as_deref());
         self.inferred.append_value(d.inferred == Some(true));
@@ -511,7 +542,8 @@ impl SpansBuilder {
         let resp = d.http.as_ref().and_then(|h| h.response.as_ref());
         self.http_method
             .append_option(req.and_then(|r| r.method.as_deref()));
-        self.http_url.append_option(req.and_then(|r| r.url.as_deref()));
+        self.http_url
+            .append_option(req.and_then(|r| r.url.as_deref()));
         self.http_status.append_option(http_status(d));
         self.http_content_length
             .append_option(resp.and_then(|r| r.content_length));
@@ -563,8 +595,7 @@ impl SpansBuilder {
         }
         self.metadata
             .append_option(d.metadata.as_ref().map(|m| m.get()));
-        self.payment_id
-            .append_option(annotation_str(d, PAYMENT_ID));
+        self.payment_id.append_option(annotation_str(d, PAYMENT_ID));
         self.correlation_id
             .append_option(annotation_str(d, CORRELATION_ID));
         self.customer_id
@@ -716,10 +747,16 @@ impl TracesBuilder {
         let mut limit_exceeded: Option<bool> = None;
         let start = trace.iter().map(|s| s.start_us).min().unwrap_or_default();
         let end = trace.iter().filter_map(|s| end_us(&s.doc)).max();
+        // A document sent in progress and again when complete is finished.
+        let completed: BTreeSet<&str> = trace
+            .iter()
+            .filter(|s| !s.in_progress())
+            .map(|s| s.id())
+            .collect();
         for s in trace {
             facts.visit(&s.doc);
             services.insert(s.doc.name.as_deref().unwrap_or_default());
-            in_progress |= s.in_progress();
+            in_progress |= s.in_progress() && !completed.contains(s.id());
             if let Some(l) = s.limit_exceeded {
                 limit_exceeded = Some(limit_exceeded.unwrap_or(false) | l);
             }
@@ -739,7 +776,8 @@ impl TracesBuilder {
         self.root_origin.append_option(root.doc.origin.as_deref());
         self.http_method
             .append_option(req.and_then(|r| r.method.as_deref()));
-        self.http_url.append_option(req.and_then(|r| r.url.as_deref()));
+        self.http_url
+            .append_option(req.and_then(|r| r.url.as_deref()));
         self.http_status.append_option(http_status(&root.doc));
         self.segment_count
             .append_value(i32::try_from(trace.len()).unwrap_or(i32::MAX));

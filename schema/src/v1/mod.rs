@@ -6,7 +6,8 @@ mod tables;
 
 pub use convert::{
     ArchivedSegment, CORRELATION_ID, CUSTOMER_ID, PAYMENT_ID, PAYMENT_PROVIDER, PaymentIndexRow,
-    Rejection, WindowBatches, convert, payment_index_batch, seconds_to_us, sort_for_archive,
+    RejectedDocument, Rejection, WindowBatches, convert, payment_index_batch, seconds_to_us,
+    sort_for_archive,
 };
 pub use layout::{
     PAYMENT_BUCKETS, PaymentIndexPart, QUARANTINE_PREFIX, part_key, payment_bucket, table_prefix,

@@ -71,7 +71,9 @@ impl Table {
             Table::Spans => {
                 "One row per segment and per nested subsegment, flattened, with promoted annotations."
             }
-            Table::Traces => "One row per trace: root service, times, status flags, services, payment ids.",
+            Table::Traces => {
+                "One row per trace: root service, times, status flags, services, payment ids."
+            }
             Table::PaymentIndex => {
                 "Payment id to trace ids and days; partitioned by bucket = crc32(payment_id) % 64."
             }
@@ -90,10 +92,8 @@ impl Table {
 }
 
 fn col(name: &str, data_type: DataType, nullable: bool, doc: &str) -> Field {
-    Field::new(name, data_type, nullable).with_metadata(HashMap::from([(
-        COMMENT_KEY.to_owned(),
-        doc.to_owned(),
-    )]))
+    Field::new(name, data_type, nullable)
+        .with_metadata(HashMap::from([(COMMENT_KEY.to_owned(), doc.to_owned())]))
 }
 
 /// Timestamp type of SQL-facing times: milliseconds, UTC (what Athena reads).
@@ -124,15 +124,22 @@ pub fn string_list_type() -> DataType {
 const TRACE_ID_DOC: &str = "X-Ray trace id, 1-<8 hex epoch seconds>-<24 hex>. Rows are sorted by it, and it has a bloom filter.";
 const START_TIME_DOC: &str =
     "Start, UTC, millisecond precision (Athena's precision); exact value in start_us.";
-const END_TIME_DOC: &str = "End, UTC, millisecond precision; null while in progress. Exact value in end_us.";
+const END_TIME_DOC: &str =
+    "End, UTC, millisecond precision; null while in progress. Exact value in end_us.";
 const START_US_DOC: &str = "Start in microseconds since the Unix epoch (exact).";
-const END_US_DOC: &str = "End in microseconds since the Unix epoch (exact); null while in progress.";
+const END_US_DOC: &str =
+    "End in microseconds since the Unix epoch (exact); null while in progress.";
 
 static SEGMENTS: LazyLock<SchemaRef> = LazyLock::new(|| {
     let ts = timestamp_type();
     Arc::new(Schema::new(vec![
         col("trace_id", DataType::Utf8, false, TRACE_ID_DOC),
-        col("segment_id", DataType::Utf8, false, "The document's id (16 hex)."),
+        col(
+            "segment_id",
+            DataType::Utf8,
+            false,
+            "The document's id (16 hex).",
+        ),
         col(
             "parent_id",
             DataType::Utf8,
@@ -320,7 +327,12 @@ static SPANS: LazyLock<SchemaRef> = LazyLock::new(|| {
             true,
             "Retries the AWS SDK made.",
         ),
-        col("resource_arn", s.clone(), true, "ARN of the resource that ran the work."),
+        col(
+            "resource_arn",
+            s.clone(),
+            true,
+            "ARN of the resource that ran the work.",
+        ),
         col("user", s.clone(), true, "User recorded on the span."),
         col(
             "exception_type",
@@ -346,7 +358,12 @@ static SPANS: LazyLock<SchemaRef> = LazyLock::new(|| {
             true,
             "The aws block as JSON text, including service-specific keys, as written.",
         ),
-        col("sql", s.clone(), true, "The sql block as JSON text, as written."),
+        col(
+            "sql",
+            s.clone(),
+            true,
+            "The sql block as JSON text, as written.",
+        ),
         col(
             "annotations",
             annotations_type(),
@@ -423,8 +440,18 @@ static TRACES: LazyLock<SchemaRef> = LazyLock::new(|| {
             false,
             "Name of the root segment: the service that received the request.",
         ),
-        col("root_origin", s.clone(), true, "Origin of the root segment."),
-        col("http_method", s.clone(), true, "HTTP method of the root segment."),
+        col(
+            "root_origin",
+            s.clone(),
+            true,
+            "Origin of the root segment.",
+        ),
+        col(
+            "http_method",
+            s.clone(),
+            true,
+            "HTTP method of the root segment.",
+        ),
         col("http_url", s.clone(), true, "HTTP URL of the root segment."),
         col(
             "http_status",
@@ -466,7 +493,7 @@ static TRACES: LazyLock<SchemaRef> = LazyLock::new(|| {
             "in_progress",
             DataType::Boolean,
             false,
-            "Any segment was still in progress when archived.",
+            "A segment was still in progress when archived, with no completed copy archived.",
         ),
         col(
             "limit_exceeded",
@@ -517,9 +544,24 @@ static PAYMENT_INDEX: LazyLock<SchemaRef> = LazyLock::new(|| {
             "The trace's dt partition in segments, spans and traces.",
         ),
         col("start_time", timestamp_type(), false, "Trace start, UTC."),
-        col("root_name", DataType::Utf8, false, "Root service of the trace."),
-        col("error", DataType::Boolean, false, "The trace has a client error."),
-        col("fault", DataType::Boolean, false, "The trace has a server error."),
+        col(
+            "root_name",
+            DataType::Utf8,
+            false,
+            "Root service of the trace.",
+        ),
+        col(
+            "error",
+            DataType::Boolean,
+            false,
+            "The trace has a client error.",
+        ),
+        col(
+            "fault",
+            DataType::Boolean,
+            false,
+            "The trace has a server error.",
+        ),
     ]))
 });
 

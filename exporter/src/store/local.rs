@@ -1,0 +1,165 @@
+//! The local-directory store: the embedded default, no AWS account needed.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+use tracing::instrument;
+
+use super::{ArchiveStore, ObjectMeta, check_key};
+use crate::error::{Error, Result};
+
+/// Staging directory for atomic writes. Athena and Hive skip names starting with `_`, and
+/// staging inside the root keeps the final rename on one filesystem.
+const STAGING_DIR: &str = "_tmp";
+
+/// An archive in a local directory: keys map to relative paths.
+#[derive(Debug)]
+pub struct LocalDirStore {
+    root: PathBuf,
+    counter: AtomicU64,
+}
+
+impl LocalDirStore {
+    /// Opens (creating if needed) an archive rooted at `root`.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
+        let root = root.into();
+        std::fs::create_dir_all(root.join(STAGING_DIR)).map_err(|source| Error::ArchiveRoot {
+            path: root.clone(),
+            source,
+        })?;
+        Ok(Self {
+            root,
+            counter: AtomicU64::new(0),
+        })
+    }
+
+    /// The root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn path_of(&self, key: &str) -> Result<PathBuf> {
+        check_key(key)?;
+        Ok(self.root.join(key))
+    }
+
+    fn put_sync(&self, key: &str, bytes: &[u8]) -> Result<()> {
+        let path = self.path_of(key)?;
+        let err = |source| Error::Put {
+            key: key.to_owned(),
+            source,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(err)?;
+        }
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let tmp = self
+            .root
+            .join(STAGING_DIR)
+            .join(format!("{}-{n}.tmp", std::process::id()));
+        let mut f = std::fs::File::create(&tmp).map_err(err)?;
+        f.write_all(bytes).map_err(err)?;
+        // Durable before visible: a crash after the rename must not expose an empty file.
+        f.sync_all().map_err(err)?;
+        drop(f);
+        std::fs::rename(&tmp, &path).map_err(err)?;
+        Ok(())
+    }
+
+    fn list_sync(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
+        let err = |source| Error::List {
+            prefix: prefix.to_owned(),
+            source,
+        };
+        // Walk from the deepest directory the prefix names, then filter by the full prefix.
+        let dir_part = prefix.rsplit_once('/').map_or("", |(d, _)| d);
+        let start = if dir_part.is_empty() {
+            self.root.clone()
+        } else {
+            self.path_of(dir_part)?
+        };
+        let mut out = Vec::new();
+        let mut stack = vec![start];
+        while let Some(dir) = stack.pop() {
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(err(e)),
+            };
+            for entry in entries {
+                let entry = entry.map_err(err)?;
+                let path = entry.path();
+                let meta = entry.metadata().map_err(err)?;
+                let rel = path
+                    .strip_prefix(&self.root)
+                    .expect("under root")
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                if rel == STAGING_DIR {
+                    continue;
+                }
+                if meta.is_dir() {
+                    stack.push(path);
+                } else if rel.starts_with(prefix) {
+                    out.push(ObjectMeta {
+                        key: rel,
+                        size: meta.len(),
+                    });
+                }
+            }
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+}
+
+impl ArchiveStore for LocalDirStore {
+    fn location(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    #[instrument(skip(self, bytes), fields(size = bytes.len()))]
+    async fn put(&self, key: &str, bytes: Bytes) -> Result<()> {
+        self.put_sync(key, &bytes)
+    }
+
+    #[instrument(skip(self))]
+    async fn get(&self, key: &str) -> Result<Option<Bytes>> {
+        let path = self.path_of(key)?;
+        match std::fs::read(&path) {
+            Ok(b) => Ok(Some(Bytes::from(b))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(Error::Get {
+                key: key.to_owned(),
+                source,
+            }),
+        }
+    }
+
+    #[instrument(skip(self))]
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
+        self.list_sync(prefix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn local_store_conforms() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalDirStore::open(dir.path()).unwrap();
+        crate::store::conformance::put_get_list(&store).await;
+    }
+
+    #[tokio::test]
+    async fn staging_files_never_show_in_listings() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalDirStore::open(dir.path()).unwrap();
+        std::fs::write(dir.path().join(STAGING_DIR).join("x.tmp"), b"partial").unwrap();
+        assert!(store.list("").await.unwrap().is_empty());
+    }
+}

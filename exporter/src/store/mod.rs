@@ -1,0 +1,57 @@
+//! Archive stores: where parts, manifests and quarantined inputs are kept.
+
+mod local;
+
+pub use local::LocalDirStore;
+
+use std::future::Future;
+
+use bytes::Bytes;
+
+use crate::error::Result;
+
+/// One object in a store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    /// Key relative to the archive root, with `/` separators.
+    pub key: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// A place that keeps archive objects under `/`-separated keys.
+///
+/// Shaped to fit object stores: whole-object put and get, prefix listing. A put is atomic:
+/// a reader sees the old object or the new one, never a half-written one.
+pub trait ArchiveStore: Send + Sync {
+    /// Where the store is, for messages (`/data/archive`, `s3://bucket/prefix`).
+    fn location(&self) -> String;
+
+    /// Writes `bytes` at `key`, replacing any object there, atomically.
+    fn put(&self, key: &str, bytes: Bytes) -> impl Future<Output = Result<()>> + Send;
+
+    /// Reads the object at `key`, or `None` when there is none.
+    fn get(&self, key: &str) -> impl Future<Output = Result<Option<Bytes>>> + Send;
+
+    /// Lists objects whose key starts with `prefix`, sorted by key.
+    fn list(&self, prefix: &str) -> impl Future<Output = Result<Vec<ObjectMeta>>> + Send;
+}
+
+/// Rejects keys that are empty, absolute, or climb out of the root.
+pub(crate) fn check_key(key: &str) -> Result<()> {
+    let bad = key.is_empty()
+        || key.starts_with('/')
+        || key.contains('\\')
+        || key
+            .split('/')
+            .any(|p| p.is_empty() || p == "." || p == "..");
+    if bad {
+        return Err(crate::error::Error::InvalidKey {
+            key: key.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+pub(crate) mod conformance;

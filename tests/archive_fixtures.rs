@@ -1,0 +1,356 @@
+//! End to end: the real X-Ray samples archived from files, then read back with the plain
+//! Parquet reader and checked against the inputs parsed independently with serde_json.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use e2e::{count_spans, read_table, sample_files, strings, testdata_dir};
+use exporter::{ExportSummary, FileSource, LocalDirStore, WriterConfig, export_files};
+use serde_json::Value;
+
+async fn export(source: &Path, archive: &Path) -> ExportSummary {
+    let files = FileSource::open(source).unwrap();
+    let store = LocalDirStore::open(archive).unwrap();
+    export_files(&files, &store, WriterConfig::default(), &mut |_| {})
+        .await
+        .unwrap()
+}
+
+fn file_named(dir: &Path, part: &str) -> Option<PathBuf> {
+    sample_files(dir)
+        .into_iter()
+        .find(|p| p.file_name().unwrap().to_string_lossy().contains(part))
+}
+
+/// Every candidate document in a file, parsed independently: the values of
+/// `Traces[].Segments[].Document` (string or object), `Document`, array elements, and each
+/// line of a JSON Lines file. `None` when the file is not JSON at all.
+fn candidates(path: &Path) -> Option<Vec<Value>> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let values: Vec<Value> = match serde_json::from_str::<Value>(&text) {
+        Ok(v) => vec![v],
+        Err(_) => text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(serde_json::from_str)
+            .collect::<Result<_, _>>()
+            .ok()?,
+    };
+    let mut out = Vec::new();
+    fn walk(v: Value, out: &mut Vec<Value>) {
+        match v {
+            Value::Array(items) => items.into_iter().for_each(|i| walk(i, out)),
+            Value::Object(mut m) if m.contains_key("Traces") => {
+                for t in m.remove("Traces").unwrap().as_array().unwrap() {
+                    for s in t["Segments"].as_array().unwrap() {
+                        walk_doc(s["Document"].clone(), out);
+                    }
+                }
+            }
+            Value::Object(mut m) if m.contains_key("Document") => {
+                walk_doc(m.remove("Document").unwrap(), out)
+            }
+            Value::Object(m) if m.contains_key("format") && m.len() == 2 => {} // daemon header
+            other => out.push(other),
+        }
+    }
+    fn walk_doc(d: Value, out: &mut Vec<Value>) {
+        match d {
+            Value::String(s) => out.push(serde_json::from_str(&s).unwrap()),
+            other => out.push(other),
+        }
+    }
+    for v in values {
+        walk(v, &mut out);
+    }
+    Some(out)
+}
+
+fn quarantined_raw(archive: &Path) -> Vec<Vec<u8>> {
+    let dir = archive.join("_quarantine");
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "raw") {
+            out.push(std::fs::read(p).unwrap());
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn every_sample_is_archived_losslessly_or_quarantined_with_a_reason() {
+    let data = testdata_dir();
+    let tmp = tempfile::tempdir().unwrap();
+    let summary = export(&data, tmp.path()).await;
+
+    let segments = read_table(tmp.path(), "segments");
+    let documents: Vec<String> = strings(&segments, "document")
+        .into_iter()
+        .map(Option::unwrap)
+        .collect();
+    assert_eq!(documents.len() as u64, summary.segments);
+    let archived: Vec<Value> = documents
+        .iter()
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    let raw = quarantined_raw(tmp.path());
+    let quarantined: Vec<Value> = raw
+        .iter()
+        .filter_map(|b| serde_json::from_slice(b).ok())
+        .collect();
+
+    // Nothing disappears: every candidate is archived or quarantined, and a file that is not
+    // JSON is quarantined byte for byte.
+    for file in sample_files(&data) {
+        match candidates(&file) {
+            Some(docs) => {
+                for doc in docs {
+                    assert!(
+                        archived.contains(&doc) || quarantined.contains(&doc),
+                        "{}: a document was neither archived nor quarantined",
+                        file.display()
+                    );
+                }
+            }
+            None => {
+                let bytes = std::fs::read(&file).unwrap();
+                assert!(
+                    raw.contains(&bytes),
+                    "{} not quarantined whole",
+                    file.display()
+                );
+            }
+        }
+    }
+    // Every quarantine has a reason that is a sentence, not a code.
+    for q in &summary.quarantined {
+        assert!(q.reason.len() > 12, "{q:?}");
+        let meta: Value = serde_json::from_slice(
+            &std::fs::read(tmp.path().join(q.key.replace(".raw", ".json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(meta["reason"], q.reason.as_str());
+    }
+
+    // Spans: one per segment plus one per nested subsegment, for each document id.
+    let spans = read_table(tmp.path(), "spans");
+    let mut expected: HashMap<(String, String), usize> = HashMap::new();
+    for d in &archived {
+        let key = (
+            d["trace_id"].as_str().unwrap().to_owned(),
+            d["id"].as_str().unwrap().to_owned(),
+        );
+        *expected.entry(key).or_default() += count_spans(d);
+    }
+    let mut got: HashMap<(String, String), usize> = HashMap::new();
+    for (t, s) in strings(&spans, "trace_id")
+        .into_iter()
+        .zip(strings(&spans, "segment_id"))
+    {
+        *got.entry((t.unwrap(), s.unwrap())).or_default() += 1;
+    }
+    assert_eq!(got, expected);
+    assert_eq!(
+        spans.iter().map(|b| b.num_rows()).sum::<usize>() as u64,
+        summary.spans
+    );
+
+    // Traces: one row per distinct trace id.
+    let traces = read_table(tmp.path(), "traces");
+    let mut trace_ids: Vec<String> = strings(&traces, "trace_id")
+        .into_iter()
+        .map(Option::unwrap)
+        .collect();
+    trace_ids.sort();
+    let mut want: Vec<String> = archived
+        .iter()
+        .map(|d| d["trace_id"].as_str().unwrap().to_owned())
+        .collect();
+    want.sort();
+    want.dedup();
+    assert_eq!(trace_ids, want);
+}
+
+#[tokio::test]
+async fn known_samples_have_known_outcomes() {
+    let data = testdata_dir();
+    let tmp = tempfile::tempdir().unwrap();
+    let summary = export(&data, tmp.path()).await;
+    let documents: Vec<String> = strings(&read_table(tmp.path(), "segments"), "document")
+        .into_iter()
+        .map(Option::unwrap)
+        .collect();
+
+    // BatchGetTraces: each escaped Document string is archived exactly as X-Ray returned it.
+    if let Some(f) = file_named(&data, "batchgettraces-output") {
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap();
+        let docs: Vec<&str> = v["Traces"][0]["Segments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["Document"].as_str().unwrap())
+            .collect();
+        assert_eq!(docs.len(), 5);
+        for d in docs {
+            assert!(documents.iter().any(|x| x == d), "missing {d}");
+        }
+    }
+    // A pretty-printed single document is kept byte for byte, whitespace and all.
+    if let Some(f) = file_named(&data, "minimal-complete-segment") {
+        let text = std::fs::read_to_string(f).unwrap();
+        assert!(documents.iter().any(|d| d == text.trim()));
+    }
+    // Daemon framing: the header line is skipped, the document archived.
+    if let Some(f) = file_named(&data, "daemon-segment") {
+        let text = std::fs::read_to_string(f).unwrap();
+        let line = text.lines().nth(1).unwrap();
+        assert!(documents.iter().any(|d| d == line));
+    }
+
+    let reasons: BTreeMap<String, Vec<String>> =
+        summary
+            .quarantined
+            .iter()
+            .fold(BTreeMap::new(), |mut m, q| {
+                let name = Path::new(&q.source)
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                m.entry(name).or_default().push(q.reason.clone());
+                m
+            });
+    let expect = [
+        (
+            "independent-subsegment.json",
+            "not valid JSON: expected `,` or `}` at line 8",
+        ),
+        ("subsegment-smart-quotes", "not valid JSON"),
+        ("segmentValidationFailed", "start_time is missing"),
+        (
+            "indepSubsegmentWithLocalNamespace",
+            "namespace must be aws or remote, got \"local\"",
+        ),
+        ("gettracesummaries-output", "GetTraceSummaries"),
+        ("getservicegraph-output.json", "GetServiceGraph"),
+        ("puttracesegments-unprocessed", "PutTraceSegments"),
+        ("advanced_mw_tracer", "trace_id is missing"),
+        ("subsegment-sql-query", "trace_id is missing"),
+        (
+            "apigw-stage-segment",
+            "subsegments[0]: id must be 16 hex digits",
+        ),
+    ];
+    for (name, reason) in expect {
+        if file_named(&data, name).is_none() {
+            continue;
+        }
+        let got: Vec<&String> = reasons
+            .iter()
+            .filter(|(k, _)| k.contains(name))
+            .flat_map(|(_, v)| v)
+            .collect();
+        assert!(
+            got.iter().any(|r| r.contains(reason)),
+            "{name}: want a reason containing {reason:?}, got {got:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_rerun_rewrites_identical_objects_and_duplicates_nothing() {
+    let data = testdata_dir();
+    let tmp = tempfile::tempdir().unwrap();
+    let first = export(&data, tmp.path()).await;
+    let snapshot = |root: &Path| -> BTreeMap<String, Vec<u8>> {
+        let mut out = BTreeMap::new();
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    let k = p.strip_prefix(root).unwrap().display().to_string();
+                    out.insert(k, std::fs::read(&p).unwrap());
+                }
+            }
+        }
+        out
+    };
+    let before = snapshot(tmp.path());
+    let second = export(&data, tmp.path()).await;
+    assert_eq!(second.unchanged, first.segments);
+    let after = snapshot(tmp.path());
+    assert_eq!(
+        before.keys().collect::<Vec<_>>(),
+        after.keys().collect::<Vec<_>>()
+    );
+    assert!(before == after, "a re-run changed archive bytes");
+}
+
+#[tokio::test]
+async fn rows_are_sorted_and_partitioned_by_the_trace_id_epoch() {
+    let data = testdata_dir();
+    let tmp = tempfile::tempdir().unwrap();
+    export(&data, tmp.path()).await;
+    for table in ["segments", "spans", "traces"] {
+        for dir in std::fs::read_dir(tmp.path().join("v1").join(table)).unwrap() {
+            let dir = dir.unwrap().path();
+            let dt = dir
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .replace("dt=", "");
+            for part in std::fs::read_dir(&dir).unwrap() {
+                let part = part.unwrap().path();
+                let hour: u32 = part.file_stem().unwrap().to_string_lossy()[5..]
+                    .parse()
+                    .unwrap();
+                let file = std::fs::File::open(&part).unwrap();
+                let reader =
+                    parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+                        .unwrap();
+                let kv = reader
+                    .metadata()
+                    .file_metadata()
+                    .key_value_metadata()
+                    .cloned()
+                    .unwrap_or_default();
+                assert!(
+                    kv.iter().any(|k| k.key == "xray_archive.schema_version"
+                        && k.value.as_deref() == Some("v1"))
+                );
+                let batches: Vec<_> = reader.build().unwrap().map(Result::unwrap).collect();
+                let ids: Vec<String> = strings(&batches, "trace_id")
+                    .into_iter()
+                    .map(Option::unwrap)
+                    .collect();
+                assert!(ids.windows(2).all(|w| w[0] <= w[1]), "{part:?} not sorted");
+                for id in ids {
+                    let epoch = i64::from_str_radix(&id[2..10], 16).unwrap();
+                    let t = chrono_like_utc(epoch);
+                    assert_eq!((t.0.as_str(), t.1), (dt.as_str(), hour), "{id} in {part:?}");
+                }
+            }
+        }
+    }
+}
+
+/// UTC date and hour of epoch seconds, computed by hand (civil-from-days) so the test does
+/// not share the archive's date code.
+fn chrono_like_utc(epoch: i64) -> (String, u32) {
+    let days = epoch.div_euclid(86_400);
+    let hour = (epoch.rem_euclid(86_400) / 3600) as u32;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (format!("{y:04}-{m:02}-{d:02}"), hour)
+}
