@@ -29,9 +29,18 @@ pub const CUSTOMER_ID: &str = "CustomerId";
 /// Annotation promoted to `payment_provider`.
 pub const PAYMENT_PROVIDER: &str = "PaymentProvider";
 
-/// Converts X-Ray epoch seconds to whole microseconds.
+/// Converts X-Ray epoch seconds to whole microseconds, rounding half away from zero.
+///
+/// Whole seconds and the fraction are scaled apart: `t * 1e6` in one step loses the last
+/// digit for present-day epochs (`1596648396.6399446` would give ...944 instead of ...945).
+///
+/// ```
+/// assert_eq!(schema::v1::seconds_to_us(1596648396.6399446), 1_596_648_396_639_945);
+/// assert_eq!(schema::v1::seconds_to_us(1.478293361449E9), 1_478_293_361_449_000);
+/// ```
 pub fn seconds_to_us(seconds: f64) -> i64 {
-    (seconds * 1e6).round() as i64
+    let whole = seconds.floor();
+    (whole as i64) * 1_000_000 + ((seconds - whole) * 1e6).round() as i64
 }
 
 /// A validated segment document with its original text, ready to archive.
