@@ -1,1 +1,228 @@
-fn main() {}
+//! Conversion benchmark: BatchGetTraces JSON to Parquet parts, single core.
+//!
+//! Prints throughput in segments per second (median of several runs) with a baseline measured
+//! in the same run (parsing the same documents into `serde_json::Value`, and nothing else),
+//! and the archive size as a fraction of the input JSON, against a plain per-table zstd
+//! write (input order, no dictionary, default zstd level).
+//!
+//! ```sh
+//! cargo bench -p exporter --bench convert            # 20,000 traces
+//! cargo bench -p exporter --bench convert -- 50000   # more
+//! ```
+
+#[path = "payment_traces.rs"]
+mod payment_traces;
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use bytes::Bytes;
+use exporter::source::files::InputReader;
+use exporter::{ArchiveStore, ArchiveWriter, ObjectMeta, WriterConfig};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use schema::v1::{ArchivedSegment, Table, convert};
+
+/// An in-memory store, so the benchmark measures conversion and not the disk.
+#[derive(Default)]
+struct MemoryStore(Mutex<BTreeMap<String, Bytes>>);
+
+impl ArchiveStore for MemoryStore {
+    fn location(&self) -> String {
+        "memory".into()
+    }
+    async fn put(&self, key: &str, bytes: Bytes) -> exporter::Result<()> {
+        self.0.lock().unwrap().insert(key.to_owned(), bytes);
+        Ok(())
+    }
+    async fn get(&self, key: &str) -> exporter::Result<Option<Bytes>> {
+        Ok(self.0.lock().unwrap().get(key).cloned())
+    }
+    async fn list(&self, prefix: &str) -> exporter::Result<Vec<ObjectMeta>> {
+        Ok(self
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| ObjectMeta {
+                key: k.clone(),
+                size: v.len() as u64,
+            })
+            .collect())
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+/// The real export path: read responses, validate, buffer by window, convert, encode.
+fn archive(responses: &[String]) -> (u64, BTreeMap<String, (u64, u64)>) {
+    let store = MemoryStore::default();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let summary = rt.block_on(async {
+        let mut w = ArchiveWriter::new(&store, WriterConfig::default());
+        for (i, r) in responses.iter().enumerate() {
+            for item in InputReader::new(&format!("response-{i}"), r.as_bytes()) {
+                w.push(item.unwrap()).await.unwrap();
+            }
+        }
+        w.finish().await.unwrap()
+    });
+    assert!(summary.quarantined.is_empty(), "{:?}", summary.quarantined);
+    // Bytes and objects per table.
+    let mut tables: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for (k, v) in store.0.lock().unwrap().iter() {
+        let t = tables
+            .entry(k.split('/').nth(1).unwrap_or(k).to_owned())
+            .or_default();
+        t.0 += v.len() as u64;
+        t.1 += 1;
+    }
+    (summary.segments, tables)
+}
+
+/// Baseline for speed: parse every document into a generic JSON value, nothing more.
+fn parse_only(responses: &[String]) -> usize {
+    let mut n = 0;
+    for r in responses {
+        let v: serde_json::Value = serde_json::from_str(r).unwrap();
+        for t in v["Traces"].as_array().unwrap() {
+            for s in t["Segments"].as_array().unwrap() {
+                let d: serde_json::Value =
+                    serde_json::from_str(s["Document"].as_str().unwrap()).unwrap();
+                n += d.as_object().map_or(0, |o| o.len());
+            }
+        }
+    }
+    n
+}
+
+/// Baseline for size: each table written once, in input order, no dictionary, zstd default.
+fn plain_size(docs: &[String]) -> u64 {
+    let segments: Vec<ArchivedSegment> = docs
+        .iter()
+        .map(|d| ArchivedSegment::new(d.clone(), Some(false)).unwrap())
+        .collect();
+    let batches = convert(&segments).unwrap();
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_dictionary_enabled(false)
+        .build();
+    let mut index = batches.payment_index.clone();
+    let pi = schema::v1::payment_index_batch(&mut index).unwrap();
+    let mut total = 0;
+    for (table, batch) in [
+        (Table::Segments, batches.segments),
+        (Table::Spans, batches.spans),
+        (Table::Traces, batches.traces),
+        (Table::PaymentIndex, pi),
+    ] {
+        let mut buf = Vec::new();
+        let mut w = ArrowWriter::try_new(&mut buf, table.schema(), Some(props.clone())).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        total += buf.len() as u64;
+    }
+    total
+}
+
+fn main() {
+    let traces: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(20_000);
+    let runs = 5;
+    // 2026-03-02T00:00Z, a trace every 4 s on average: about a day of traffic per 20k.
+    let mut generator = payment_traces::PaymentTraces::new(7, 1_772_409_600.0);
+    let mut responses = Vec::new();
+    let mut segments = 0;
+    let mut left = traces;
+    while left > 0 {
+        let n = left.min(5);
+        let (r, s) = generator.batch_get_traces(n, 4.0);
+        responses.push(r);
+        segments += s;
+        left -= n;
+    }
+    let input_bytes: u64 = responses.iter().map(|r| r.len() as u64).sum();
+    let docs: Vec<String> = responses
+        .iter()
+        .flat_map(|r| {
+            let v: serde_json::Value = serde_json::from_str(r).unwrap();
+            v["Traces"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|t| {
+                    t["Segments"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|s| s["Document"].as_str().unwrap().to_owned())
+                        .collect::<Vec<_>>()
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let spans: usize = docs
+        .iter()
+        .map(|d| schema::SegmentDocument::parse(d).unwrap().span_count())
+        .sum();
+    println!(
+        "input: {traces} payment traces, {segments} segments, {spans} spans ({:.1} spans/trace), {:.1} MiB of BatchGetTraces JSON",
+        spans as f64 / traces as f64,
+        input_bytes as f64 / (1 << 20) as f64
+    );
+
+    let mut ours = Vec::new();
+    let mut base = Vec::new();
+    let mut tables = BTreeMap::new();
+    for _ in 0..runs {
+        let t = Instant::now();
+        std::hint::black_box(parse_only(&responses));
+        base.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        let (n, per_table) = archive(&responses);
+        ours.push(t.elapsed().as_secs_f64());
+        assert_eq!(n as usize, segments);
+        tables = per_table;
+    }
+    let m_ours = median(ours.clone());
+    let m_base = median(base.clone());
+    println!(
+        "convert JSON -> Parquet (parse, validate, flatten, Arrow, zstd Parquet), 1 core: \
+         median {m_ours:.3} s of {runs} runs {ours:.3?} = {:.0} segments/s",
+        segments as f64 / m_ours
+    );
+    println!(
+        "baseline, parse the same documents into serde_json::Value only: median {m_base:.3} s = {:.0} segments/s; ratio convert/baseline = {:.2}x",
+        segments as f64 / m_base,
+        m_ours / m_base
+    );
+    let archive_bytes: u64 = tables.values().map(|t| t.0).sum();
+    for (name, (bytes, objects)) in &tables {
+        println!(
+            "  {name}: {:.2} MiB in {objects} objects",
+            *bytes as f64 / (1 << 20) as f64
+        );
+    }
+    let plain = plain_size(&docs);
+    println!(
+        "archive size: {:.2} MiB = {:.3} of the input JSON (4 tables, raw documents kept)",
+        archive_bytes as f64 / (1 << 20) as f64,
+        archive_bytes as f64 / input_bytes as f64
+    );
+    println!(
+        "baseline, plain per-table zstd write (input order, no dictionary, default level): {:.2} MiB = {:.3} of input; ratio archive/plain = {:.2}",
+        plain as f64 / (1 << 20) as f64,
+        plain as f64 / input_bytes as f64,
+        archive_bytes as f64 / plain as f64
+    );
+}

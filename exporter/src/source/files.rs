@@ -185,12 +185,15 @@ impl<R: BufRead> InputReader<R> {
                     self.mode = Mode::Done;
                     return Ok(false); // empty input: nothing to archive, nothing lost
                 }
-                let whole_value = std::str::from_utf8(&self.line)
+                // A first line that is a whole JSON value means line mode; it is classified
+                // from this one parse.
+                let first = std::str::from_utf8(&self.line)
                     .ok()
-                    .is_some_and(|s| serde_json::from_str::<&RawValue>(s.trim()).is_ok());
-                if whole_value {
+                    .and_then(|s| serde_json::from_str::<&RawValue>(s.trim()).ok());
+                if let Some(value) = first {
                     self.mode = Mode::Lines;
-                    emit_line(&self.name, self.line_no, &self.line, &mut |i| {
+                    let location = format!("line {}", self.line_no);
+                    classify(&self.name, value, &location, &mut |i| {
                         self.queue.push_back(i)
                     });
                 } else {

@@ -29,6 +29,9 @@ pub const CUSTOMER_ID: &str = "CustomerId";
 /// Annotation promoted to `payment_provider`.
 pub const PAYMENT_PROVIDER: &str = "PaymentProvider";
 
+/// Annotations stored in their own `spans` columns rather than in the `annotations` map.
+pub const PROMOTED: [&str; 4] = [PAYMENT_ID, CORRELATION_ID, CUSTOMER_ID, PAYMENT_PROVIDER];
+
 /// Converts X-Ray epoch seconds to whole microseconds, rounding half away from zero.
 ///
 /// Whole seconds and the fraction are scaled apart: `t * 1e6` in one step loses the last
@@ -441,7 +444,6 @@ struct SpansBuilder {
     exception_type: StringBuilder,
     exception_message: StringBuilder,
     cause: StringBuilder,
-    aws: StringBuilder,
     sql: StringBuilder,
     annotations: MapBuilder<StringBuilder, StringBuilder>,
     metadata: StringBuilder,
@@ -497,7 +499,6 @@ impl SpansBuilder {
             exception_type: s(),
             exception_message: s(),
             cause: s(),
-            aws: s(),
             sql: s(),
             annotations: MapBuilder::new(Some(names), StringBuilder::new(), StringBuilder::new()),
             metadata: s(),
@@ -587,13 +588,15 @@ impl SpansBuilder {
         self.exception_message
             .append_option(exception.and_then(|e| e.message.as_deref()));
         self.cause.append_option(d.cause.as_ref().map(|c| c.raw()));
-        self.aws.append_option(d.aws.as_ref().map(|a| a.raw()));
         self.sql.append_option(d.sql.as_ref().map(|s| s.raw()));
 
         if d.annotations.is_empty() {
             self.annotations.append(false).expect("map builder");
         } else {
             for (k, v) in &d.annotations {
+                if PROMOTED.contains(&k.as_str()) {
+                    continue;
+                }
                 self.annotations.keys().append_value(k);
                 match v {
                     AnnotationValue::String(s) => self.annotations.values().append_value(s),
@@ -656,7 +659,6 @@ impl SpansBuilder {
             Arc::new(self.exception_type.finish()),
             Arc::new(self.exception_message.finish()),
             Arc::new(self.cause.finish()),
-            Arc::new(self.aws.finish()),
             Arc::new(self.sql.finish()),
             Arc::new(self.annotations.finish()),
             Arc::new(self.metadata.finish()),

@@ -5,9 +5,9 @@ mod layout;
 mod tables;
 
 pub use convert::{
-    ArchivedSegment, CORRELATION_ID, CUSTOMER_ID, PAYMENT_ID, PAYMENT_PROVIDER, PaymentIndexRow,
-    RejectedDocument, Rejection, WindowBatches, convert, payment_index_batch, seconds_to_us,
-    sort_for_archive,
+    ArchivedSegment, CORRELATION_ID, CUSTOMER_ID, PAYMENT_ID, PAYMENT_PROVIDER, PROMOTED,
+    PaymentIndexRow, RejectedDocument, Rejection, WindowBatches, convert, payment_index_batch,
+    seconds_to_us, sort_for_archive,
 };
 pub use layout::{
     PAYMENT_BUCKETS, PaymentIndexPart, QUARANTINE_PREFIX, part_key, payment_bucket, table_prefix,

@@ -353,12 +353,6 @@ static SPANS: LazyLock<SchemaRef> = LazyLock::new(|| {
             "The cause block as JSON text (exceptions, stack, working directory), as written.",
         ),
         col(
-            "aws",
-            s.clone(),
-            true,
-            "The aws block as JSON text, including service-specific keys, as written.",
-        ),
-        col(
             "sql",
             s.clone(),
             true,
@@ -368,7 +362,7 @@ static SPANS: LazyLock<SchemaRef> = LazyLock::new(|| {
             "annotations",
             annotations_type(),
             true,
-            "All annotations; numbers and booleans as their JSON text.",
+            "Annotations other than the promoted PaymentId, CorrelationId, CustomerId and PaymentProvider (see their columns); numbers and booleans as JSON text.",
         ),
         col(
             "metadata",
