@@ -322,6 +322,19 @@ async fn rows_are_sorted_and_partitioned_by_the_trace_id_epoch() {
                     kv.iter().any(|k| k.key == "xray_archive.schema_version"
                         && k.value.as_deref() == Some("v1"))
                 );
+                // trace_id has a bloom filter in every row group, and zstd pages.
+                for rg in reader.metadata().row_groups() {
+                    let col = rg
+                        .columns()
+                        .iter()
+                        .find(|c| c.column_path().string() == "trace_id")
+                        .unwrap();
+                    assert!(col.bloom_filter_offset().is_some(), "{part:?}: no bloom filter");
+                    assert!(matches!(
+                        col.compression(),
+                        parquet::basic::Compression::ZSTD(_)
+                    ));
+                }
                 let batches: Vec<_> = reader.build().unwrap().map(Result::unwrap).collect();
                 let ids: Vec<String> = strings(&batches, "trace_id")
                     .into_iter()
