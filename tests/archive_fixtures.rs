@@ -329,7 +329,10 @@ async fn rows_are_sorted_and_partitioned_by_the_trace_id_epoch() {
                         .iter()
                         .find(|c| c.column_path().string() == "trace_id")
                         .unwrap();
-                    assert!(col.bloom_filter_offset().is_some(), "{part:?}: no bloom filter");
+                    assert!(
+                        col.bloom_filter_offset().is_some(),
+                        "{part:?}: no bloom filter"
+                    );
                     assert!(matches!(
                         col.compression(),
                         parquet::basic::Compression::ZSTD(_)
