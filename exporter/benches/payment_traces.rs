@@ -24,6 +24,12 @@ fn hex(rng: &mut StdRng, digits: usize) -> String {
         .collect()
 }
 
+/// A random UUID-shaped id, as AWS request ids and correlation ids look.
+fn uuid(rng: &mut StdRng) -> String {
+    let parts = [8, 4, 4, 4, 12].map(|n| hex(rng, n));
+    parts.join("-")
+}
+
 impl PaymentTraces {
     /// Traces starting at `start` epoch seconds, one every `gap` seconds on average.
     pub fn new(seed: u64, start: f64) -> Self {
@@ -42,14 +48,7 @@ impl PaymentTraces {
         let t0 = (self.clock * 1e6).round() / 1e6;
         let trace_id = format!("1-{:08x}-{}", t0 as u64, hex(r, 24));
         let payment_id = format!("pay_{:012}", self.seq);
-        let correlation = format!(
-            "{}-{}-{}-{}-{}",
-            hex(r, 8),
-            hex(r, 4),
-            hex(r, 4),
-            hex(r, 4),
-            hex(r, 12)
-        );
+        let correlation = uuid(r);
         let customer = hex(r, 64);
         let webhook = r.random_bool(0.5);
         let failure = r.random_range(0..100);
@@ -62,14 +61,7 @@ impl PaymentTraces {
             hex(r, 16),
             hex(r, 16),
         );
-        let request_id = format!(
-            "{}-{}-{}-{}-{}",
-            hex(r, 8),
-            hex(r, 4),
-            hex(r, 4),
-            hex(r, 4),
-            hex(r, 12)
-        );
+        let request_id = uuid(r);
         let ddb_ms = r.random_range(3.0..25.0) / 1000.0;
         let stripe_ms = r.random_range(80.0..900.0) / 1000.0;
         let sqs_ms = r.random_range(5.0..30.0) / 1000.0;
