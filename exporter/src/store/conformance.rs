@@ -6,54 +6,24 @@ use super::ArchiveStore;
 
 /// Put, get, replace, list by prefix, and key checks: what every store must do alike.
 pub(crate) async fn put_get_list(store: &impl ArchiveStore) {
-    assert_eq!(
-        store
-            .get("v1/a/dt=2024-01-01/part-00.parquet")
-            .await
-            .unwrap(),
-        None
-    );
-    store
-        .put(
-            "v1/a/dt=2024-01-01/part-00.parquet",
-            Bytes::from_static(b"one"),
-        )
+    const A0: &str = "v1/a/dt=2024-01-01/part-00.parquet";
+    let put = |key: &'static str, bytes: &'static [u8]| store.put(key, Bytes::from_static(bytes));
+    assert_eq!(store.get(A0).await.unwrap(), None);
+    put(A0, b"one").await.unwrap();
+    put("v1/a/dt=2024-01-02/part-05.parquet", b"two!")
         .await
         .unwrap();
-    store
-        .put(
-            "v1/a/dt=2024-01-02/part-05.parquet",
-            Bytes::from_static(b"two!"),
-        )
-        .await
-        .unwrap();
-    store
-        .put(
-            "v1/b/dt=2024-01-01/part-00.parquet",
-            Bytes::from_static(b"b"),
-        )
+    put("v1/b/dt=2024-01-01/part-00.parquet", b"b")
         .await
         .unwrap();
     assert_eq!(
-        store
-            .get("v1/a/dt=2024-01-01/part-00.parquet")
-            .await
-            .unwrap(),
+        store.get(A0).await.unwrap(),
         Some(Bytes::from_static(b"one"))
     );
     // Replacing is atomic and complete.
-    store
-        .put(
-            "v1/a/dt=2024-01-01/part-00.parquet",
-            Bytes::from_static(b"uno"),
-        )
-        .await
-        .unwrap();
+    put(A0, b"uno").await.unwrap();
     assert_eq!(
-        store
-            .get("v1/a/dt=2024-01-01/part-00.parquet")
-            .await
-            .unwrap(),
+        store.get(A0).await.unwrap(),
         Some(Bytes::from_static(b"uno"))
     );
     let listed: Vec<(String, u64)> = store
