@@ -1,0 +1,64 @@
+// Configuration of the app, read from cdk.json context (overridable with `-c key=value`).
+import * as fs from 'fs';
+import * as path from 'path';
+import { Node } from 'constructs';
+
+export type LockMode = 'COMPLIANCE' | 'GOVERNANCE';
+
+export interface InfraConfig {
+  /** Object Lock retention and object expiry, in years (default 7: financial record keeping). */
+  readonly retentionYears: number;
+  /** COMPLIANCE: nobody, root included, can shorten retention or delete. GOVERNANCE: holders of s3:BypassGovernanceRetention can. */
+  readonly lockMode: LockMode;
+  /** EventBridge Scheduler cron for the nightly export, in UTC. */
+  readonly scheduleCron: string;
+  /** Email address subscribed to alarms (optional). */
+  readonly alarmEmail?: string;
+  /** Existing SNS topic for alarms (optional; otherwise one is created). */
+  readonly alarmTopicArn?: string;
+  /** Move archive objects to Glacier Deep Archive after this many days; 0 disables it. */
+  readonly deepArchiveAfterDays: number;
+  /** Alarm when the export lags behind by more than this many hours (well under 30 days). */
+  readonly maxLagHours: number;
+  /** Athena per-query scan cutoff in bytes. */
+  readonly athenaBytesScannedCutoff: number;
+  /** Directory holding the exporter Lambda's `bootstrap` (from the Rust build). */
+  readonly exporterArtifact: string;
+  /** Directory holding one subdirectory per payment-core Lambda, each with a `bootstrap`. */
+  readonly paymentArtifacts: string;
+}
+
+const PREFIX = 'xray-archive:';
+
+export function readConfig(node: Node, baseDir: string): InfraConfig {
+  const get = (key: string) => node.tryGetContext(PREFIX + key);
+  const num = (key: string, min: number, max: number): number => {
+    const v = Number(get(key));
+    if (!Number.isFinite(v) || v < min || v > max) {
+      throw new Error(`context ${PREFIX}${key} must be a number from ${min} to ${max}, got ${JSON.stringify(get(key))}`);
+    }
+    return v;
+  };
+  const lockMode = String(get('lockMode') ?? 'COMPLIANCE');
+  if (lockMode !== 'COMPLIANCE' && lockMode !== 'GOVERNANCE') {
+    throw new Error(`context ${PREFIX}lockMode must be COMPLIANCE or GOVERNANCE, got ${lockMode}`);
+  }
+  const maxLagHours = num('maxLagHours', 1, 24 * 20);
+  return {
+    retentionYears: num('retentionYears', 1, 100),
+    lockMode,
+    scheduleCron: String(get('scheduleCron') ?? 'cron(30 2 * * ? *)'),
+    alarmEmail: get('alarmEmail') || undefined,
+    alarmTopicArn: get('alarmTopicArn') || undefined,
+    deepArchiveAfterDays: num('deepArchiveAfterDays', 0, 36500),
+    maxLagHours,
+    athenaBytesScannedCutoff: num('athenaBytesScannedCutoff', 10_000_000, 1e15),
+    exporterArtifact: path.resolve(baseDir, String(get('exporterArtifact') ?? '../target/lambda/exporter')),
+    paymentArtifacts: path.resolve(baseDir, String(get('paymentArtifacts') ?? '../target/lambda')),
+  };
+}
+
+/** True when `dir/bootstrap` exists: the Rust build produced the Lambda. */
+export function artifactBuilt(dir: string): boolean {
+  return fs.existsSync(path.join(dir, 'bootstrap'));
+}
