@@ -181,3 +181,11 @@ test('payment core alarms: webhook errors in 5 minutes, DLQ depth, X-Ray error r
   payments.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateNumberOfMessagesVisible', Threshold: 5 });
   payments.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ErrorRate', Namespace: 'AWS/X-Ray', Threshold: 0.01, Period: 600 });
 });
+
+test('alarms go to an email subscription, or to an existing topic when one is given', () => {
+  const withEmail = synth({ 'xray-archive:alarmEmail': 'ops@example.com' }).archive;
+  withEmail.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
+  const existing = synth({ 'xray-archive:alarmTopicArn': 'arn:aws:sns:us-east-1:123456789012:oncall' }).archive;
+  existing.resourceCountIs('AWS::SNS::Topic', 0);
+  existing.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmActions: ['arn:aws:sns:us-east-1:123456789012:oncall'] });
+});
