@@ -44,6 +44,6 @@ step "infra: CDK synth offline, assertion tests, cfn-lint"
 "$venv/bin/cfn-lint" --ignore-checks W3005 -- infra/cdk.out/*.template.json
 echo "cfn-lint: no findings"
 
-step "pytest: the archive read back with pyarrow"
+step "pytest: the archive read back with pyarrow; the DDL parsed as Athena SQL"
 cargo build --quiet -p cli
 XRAY_ARCHIVE_BIN=$target/debug/xray-archive "$venv/bin/python" -m pytest tests/python -q

@@ -1,4 +1,6 @@
-//! Athena DDL, saved compliance queries, the Athena client and the local DataFusion engine.
-//!
-//! Empty until the Athena issue fills it; the crate exists so the workspace layout matches
-//! ARCHITECTURE.md.
+//! Athena DDL generated from the archive schema; later, saved compliance queries, the
+//! Athena client and the local DataFusion engine.
+
+pub mod ddl;
+
+pub use ddl::{DEFAULT_DATABASE, DEFAULT_SINCE, DdlError, DdlOptions, ddl};

@@ -52,6 +52,26 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the Athena DDL for an archive in S3: the database and one table per v1 table.
+    ///
+    /// Every column carries a COMMENT, and partitions use projection (dt as a date from
+    /// --since to NOW; payment_index's bucket as 0-63), so no MSCK REPAIR or crawler is ever
+    /// needed. Pure: the archive is not read.
+    ///
+    /// Example:
+    ///   xray-archive ddl --archive s3://audit-archive/prod > tables.sql
+    #[command(verbatim_doc_comment)]
+    Ddl {
+        /// Archive root in S3.
+        #[arg(long, value_name = "s3://BUCKET/PREFIX")]
+        archive: String,
+        /// Glue database for the tables.
+        #[arg(long, default_value = athena::DEFAULT_DATABASE)]
+        database: String,
+        /// First day the dt projection covers (YYYY-MM-DD); X-Ray has no older traces.
+        #[arg(long, value_name = "DATE", default_value = athena::DEFAULT_SINCE)]
+        since: chrono::NaiveDate,
+    },
     /// Archive the bundled sample traces into a local directory and explain the result.
     ///
     /// Needs no AWS account and no servers. Shows what was archived, where it went, and
@@ -86,6 +106,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             archive,
             json,
         } => export::run(&source, &archive, json).await,
+        Command::Ddl {
+            archive,
+            database,
+            since,
+        } => {
+            let opts = athena::DdlOptions {
+                database,
+                location: archive,
+                since,
+            };
+            print!("{}", athena::ddl(&opts)?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Demo { archive } => demo::run(&archive).await,
     }
 }
