@@ -127,16 +127,6 @@ impl ArchivedSegment {
         }
     }
 
-    /// Validates an already parsed document whose JSON text is `text`.
-    pub fn from_parts(
-        text: String,
-        doc: SegmentDocument,
-        limit_exceeded: Option<bool>,
-    ) -> Result<Self, ValidationError> {
-        validate_document(&doc)?;
-        Ok(Self::from_valid(text, doc, limit_exceeded))
-    }
-
     /// The original JSON text, byte for byte.
     pub fn text(&self) -> &str {
         &self.text
@@ -233,7 +223,7 @@ pub fn convert(segments: &[ArchivedSegment]) -> Result<WindowBatches, ArrowError
     let span_total: usize = segments.iter().map(|s| s.doc.span_count()).sum();
     let mut seg = SegmentsBuilder::with_capacity(segments.len());
     let mut spans = SpansBuilder::with_capacity(span_total);
-    let mut traces = TracesBuilder::default();
+    let mut traces = TracesBuilder::new();
     let mut payment_index = Vec::new();
     for trace in segments.chunk_by(|a, b| a.trace_id() == b.trace_id()) {
         for s in trace {
@@ -750,6 +740,14 @@ fn trace_root(trace: &[ArchivedSegment]) -> &ArchivedSegment {
 }
 
 impl TracesBuilder {
+    fn new() -> Self {
+        Self {
+            start_time: timestamp_builder(0),
+            end_time: timestamp_builder(0),
+            ..Default::default()
+        }
+    }
+
     fn append(&mut self, trace: &[ArchivedSegment], index: &mut Vec<PaymentIndexRow>) {
         let root = trace_root(trace);
         let mut facts = TraceFacts::default();
@@ -827,8 +825,6 @@ impl TracesBuilder {
     }
 
     fn finish(mut self) -> Result<RecordBatch, ArrowError> {
-        self.start_time = std::mem::take(&mut self.start_time).with_timezone("UTC");
-        self.end_time = std::mem::take(&mut self.end_time).with_timezone("UTC");
         let columns: Vec<ArrayRef> = vec![
             Arc::new(self.trace_id.finish()),
             Arc::new(self.start_time.finish()),
