@@ -6,23 +6,31 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use exporter::{ArchiveStore, FileSource, LocalDirStore, Progress, WriterConfig, export_files};
+use exporter::{AnyStore, ArchiveStore, FileSource, Progress, WriterConfig, export_files};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::output::print_summary;
 
-pub async fn run(source: &Path, archive: &Path, json: bool) -> anyhow::Result<ExitCode> {
+pub async fn run(source: &Path, store: &AnyStore, json: bool) -> anyhow::Result<ExitCode> {
     let files = FileSource::open(source).with_context(|| {
         format!(
             "--source {} must be a file or directory of X-Ray JSON",
             source.display()
         )
     })?;
-    let store = LocalDirStore::open(archive)?;
-    let mut reporter = ProgressReporter::new(files.total_bytes());
-    let summary = export_files(&files, &store, WriterConfig::default(), &mut |p| {
-        reporter.update(p)
-    })
+    let mut reporter = ProgressReporter::new(files.total_bytes(), BYTES_TEMPLATE);
+    let summary = export_files(
+        &files,
+        store,
+        WriterConfig::default(),
+        &mut |p: Progress| {
+            let message = format!(
+                "{}/{} files, {}/{} bytes, {} documents, {} quarantined",
+                p.files_done, p.files_total, p.bytes_done, p.bytes_total, p.segments, p.quarantined
+            );
+            reporter.set(p.bytes_done, message, false)
+        },
+    )
     .await?;
     reporter.finish();
     if json {
@@ -34,21 +42,23 @@ pub async fn run(source: &Path, archive: &Path, json: bool) -> anyhow::Result<Ex
 }
 
 /// A progress bar on a terminal; a plain line every few seconds otherwise.
-struct ProgressReporter {
+pub(crate) struct ProgressReporter {
     bar: Option<ProgressBar>,
     last_line: Instant,
 }
 
+/// Bar layout for byte counts.
+const BYTES_TEMPLATE: &str =
+    "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({eta}) {msg}";
+/// Bar layout for counted steps, such as windows.
+pub(crate) const STEPS_TEMPLATE: &str =
+    "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} ({eta}) {msg}";
+
 impl ProgressReporter {
-    fn new(total_bytes: u64) -> Self {
+    pub(crate) fn new(total: u64, template: &str) -> Self {
         let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = ProgressBar::new(total_bytes);
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({eta}) {msg}",
-                )
-                .expect("valid template"),
-            );
+            let bar = ProgressBar::new(total);
+            bar.set_style(ProgressStyle::with_template(template).expect("valid template"));
             bar
         });
         Self {
@@ -57,32 +67,23 @@ impl ProgressReporter {
         }
     }
 
-    fn update(&mut self, p: Progress) {
+    /// Moves to `position`; `message` is shown beside the bar, or printed as a plain line at
+    /// most every 5 seconds (and always when `last`).
+    pub(crate) fn set(&mut self, position: u64, message: String, last: bool) {
         match &self.bar {
             Some(bar) => {
-                bar.set_position(p.bytes_done);
-                bar.set_message(format!(
-                    "{} documents, {} quarantined",
-                    p.segments, p.quarantined
-                ));
+                bar.set_position(position);
+                bar.set_message(message);
             }
-            None if self.last_line.elapsed() >= Duration::from_secs(5) => {
+            None if last || self.last_line.elapsed() >= Duration::from_secs(5) => {
                 self.last_line = Instant::now();
-                eprintln!(
-                    "progress: {}/{} files, {}/{} bytes, {} documents, {} quarantined",
-                    p.files_done,
-                    p.files_total,
-                    p.bytes_done,
-                    p.bytes_total,
-                    p.segments,
-                    p.quarantined
-                );
+                eprintln!("progress: {message}");
             }
             None => {}
         }
     }
 
-    fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }

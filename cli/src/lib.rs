@@ -2,14 +2,20 @@
 //!
 //! `main` only parses and calls [`run`]; everything here is testable as a library.
 
+// The export futures nest deeply (store enum, writer, SDK calls); layout needs more depth.
+#![recursion_limit = "256"]
+
 mod demo;
 mod export;
 mod output;
+mod xray;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use chrono::{DateTime, Utc};
+use clap::{Args, Parser, Subcommand};
+use exporter::{AnyStore, S3Options};
 
 /// Keeps AWS X-Ray traces for years: Parquet in S3 or a directory, queryable with SQL.
 ///
@@ -27,28 +33,155 @@ pub struct Cli {
     command: Command,
 }
 
+/// Where the archive is, and how S3 objects are locked.
+#[derive(Debug, Args)]
+pub struct ArchiveArgs {
+    /// Archive: a local directory (created if missing) or s3://BUCKET/PREFIX.
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+    archive: String,
+    /// S3 Object Lock mode for every object written: COMPLIANCE, GOVERNANCE, or OFF for a
+    /// bucket without Object Lock.
+    #[arg(
+        long,
+        env = "XRAY_ARCHIVE_LOCK_MODE",
+        default_value = "COMPLIANCE",
+        value_name = "MODE"
+    )]
+    lock_mode: String,
+    /// Years each S3 object is locked after the day of its data (PCI DSS asks for 1,
+    /// financial records 5 to 7).
+    #[arg(
+        long,
+        env = "XRAY_ARCHIVE_RETENTION_YEARS",
+        default_value_t = 7,
+        value_name = "YEARS"
+    )]
+    retention_years: u32,
+    /// SSE-KMS key id or ARN for S3 objects (default: the bucket's encryption).
+    #[arg(long, env = "XRAY_ARCHIVE_KMS_KEY_ID", value_name = "KEY")]
+    kms_key_id: Option<String>,
+}
+
+impl ArchiveArgs {
+    async fn open(&self) -> anyhow::Result<AnyStore> {
+        let options = S3Options {
+            lock: exporter::config::object_lock(&self.lock_mode, self.retention_years)?,
+            kms_key_id: self.kms_key_id.clone(),
+            ..S3Options::default()
+        };
+        Ok(AnyStore::open(&self.archive, options).await?)
+    }
+}
+
+/// The X-Ray range and pacing of an export from the API.
+#[derive(Debug, Args)]
+pub struct RangeArgs {
+    /// Start of the range (RFC 3339, e.g. 2026-11-01T00:00:00Z). Default: the checkpoint.
+    #[arg(long, value_name = "TIME")]
+    from: Option<DateTime<Utc>>,
+    /// End of the range (exclusive). Default: now minus the settle period.
+    #[arg(long, value_name = "TIME")]
+    to: Option<DateTime<Utc>>,
+    /// Export a window only once it ended this many minutes ago (X-Ray keeps accepting
+    /// segments for a while; --resweep catches the later ones).
+    #[arg(
+        long,
+        env = "XRAY_ARCHIVE_SETTLE_MINUTES",
+        default_value_t = 60,
+        value_name = "MINUTES"
+    )]
+    settle_minutes: u32,
+    /// BatchGetTraces calls in flight.
+    #[arg(
+        long,
+        env = "XRAY_ARCHIVE_CONCURRENCY",
+        default_value_t = 4,
+        value_name = "N"
+    )]
+    concurrency: usize,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Archive X-Ray data from files into an archive directory.
+    /// Archive X-Ray traces, from the X-Ray API or from files.
     ///
-    /// Reads a file or a directory tree (sorted, skipping *.md and hidden files). Each file
-    /// may be a BatchGetTraces response (Document as an escaped string or an object), a
-    /// single segment document, JSON Lines of either, or X-Ray daemon UDP framing.
+    /// --source xray: reads the X-Ray API (GetTraceSummaries, then BatchGetTraces) one
+    /// hourly window at a time, oldest first. Each window is committed with a manifest
+    /// (_manifests/) and a checkpoint (_state/checkpoint.json); interrupted at any point, the
+    /// next run carries on from the last committed window without duplicating a trace.
+    /// With no --from/--to it exports from the checkpoint (first run: the oldest hour X-Ray
+    /// still holds) up to now minus the settle period. --resweep instead fetches again the
+    /// archived traces that received segments late (by event time), superseding their
+    /// earlier rows. Uses the standard AWS configuration (AWS_REGION, AWS_PROFILE,
+    /// AWS_ENDPOINT_URL for emulators).
     ///
-    /// Re-running with the same input rewrites the same objects: nothing is duplicated.
-    /// Invalid documents go to <archive>/_quarantine/ with the reason, and the run goes on.
+    /// --source FILE_OR_DIR: reads a file or a directory tree (sorted, skipping *.md and
+    /// hidden files). Each file may be a BatchGetTraces response (Document as an escaped
+    /// string or an object), a single segment document, JSON Lines of either, or X-Ray
+    /// daemon UDP framing.
     ///
-    /// Example:
+    /// Re-running rewrites the same objects: nothing is duplicated. Invalid documents go to
+    /// <archive>/_quarantine/ with the reason, and the run goes on.
+    ///
+    /// Examples:
+    ///   xray-archive export --source xray --archive s3://audit-archive/prod
+    ///   xray-archive export --source xray --archive ./archive --from 2026-11-20T00:00:00Z --to 2026-11-21T00:00:00Z
     ///   xray-archive export --source ./batch-get-traces/ --archive ./archive
     #[command(verbatim_doc_comment)]
     Export {
-        /// File or directory of X-Ray data.
-        #[arg(long, value_name = "FILE_OR_DIR")]
-        source: PathBuf,
-        /// Archive directory (created if missing).
-        #[arg(long, value_name = "DIR")]
-        archive: PathBuf,
+        /// `xray` for the X-Ray API, or a file or directory of X-Ray JSON.
+        #[arg(long, value_name = "xray|FILE_OR_DIR")]
+        source: String,
+        #[command(flatten)]
+        archive: ArchiveArgs,
+        #[command(flatten)]
+        range: RangeArgs,
+        /// Re-sweep for late segments of archived traces (event time) instead of exporting
+        /// new windows. Default range: since the last re-sweep.
+        #[arg(long)]
+        resweep: bool,
         /// Print the summary as JSON on stdout (for scripts).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export a past range from the X-Ray API, with a progress bar.
+    ///
+    /// The same as `export --source xray --from --to`: for a first load, or to fill a gap.
+    /// X-Ray only holds the last 30 days.
+    ///
+    /// Example:
+    ///   xray-archive backfill --archive s3://audit-archive/prod --from 2026-10-27T00:00:00Z --to 2026-11-24T00:00:00Z
+    #[command(verbatim_doc_comment)]
+    Backfill {
+        #[command(flatten)]
+        archive: ArchiveArgs,
+        /// Start of the range (RFC 3339).
+        #[arg(long, value_name = "TIME")]
+        from: DateTime<Utc>,
+        /// End of the range (RFC 3339, exclusive).
+        #[arg(long, value_name = "TIME")]
+        to: DateTime<Utc>,
+        /// BatchGetTraces calls in flight.
+        #[arg(long, default_value_t = 4, value_name = "N")]
+        concurrency: usize,
+        /// Print the summary as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the export checkpoint, the lag, and the days left before X-Ray deletes the
+    /// oldest trace not yet archived.
+    ///
+    /// Exits 0 when healthy, 2 when fewer than 7 days are left (or traces were already
+    /// lost), so it can gate a cron job or a pager.
+    ///
+    /// Example:
+    ///   xray-archive status --archive s3://audit-archive/prod
+    #[command(verbatim_doc_comment)]
+    Status {
+        /// Archive: a local directory or s3://BUCKET/PREFIX.
+        #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+        archive: String,
+        /// Print the status as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -95,6 +228,7 @@ pub fn init_logging(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
 
@@ -104,8 +238,43 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Export {
             source,
             archive,
+            range,
+            resweep,
             json,
-        } => export::run(&source, &archive, json).await,
+        } => {
+            let store = archive.open().await?;
+            if source == "xray" {
+                xray::export(&store, &range, resweep, json).await
+            } else {
+                if range.from.is_some() || range.to.is_some() || resweep {
+                    anyhow::bail!("--from, --to and --resweep apply to --source xray only");
+                }
+                export::run(PathBuf::from(source).as_path(), &store, json).await
+            }
+        }
+        Command::Backfill {
+            archive,
+            from,
+            to,
+            concurrency,
+            json,
+        } => {
+            if from >= to {
+                anyhow::bail!("--from {from} must be before --to {to}");
+            }
+            let store = archive.open().await?;
+            let range = RangeArgs {
+                from: Some(from),
+                to: Some(to),
+                settle_minutes: 0,
+                concurrency,
+            };
+            xray::export(&store, &range, false, json).await
+        }
+        Command::Status { archive, json } => {
+            let store = AnyStore::open(&archive, S3Options::default()).await?;
+            xray::status(&store, json).await
+        }
         Command::Ddl {
             archive,
             database,

@@ -14,46 +14,15 @@
 mod payment_traces;
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::time::Instant;
 
-use bytes::Bytes;
 use exporter::source::files::InputReader;
-use exporter::{ArchiveStore, ArchiveWriter, ObjectMeta, WriterConfig};
+use exporter::store::MemoryStore;
+use exporter::{ArchiveWriter, WriterConfig};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use schema::v1::{ArchivedSegment, Table, convert};
-
-/// An in-memory store, so the benchmark measures conversion and not the disk.
-#[derive(Default)]
-struct MemoryStore(Mutex<BTreeMap<String, Bytes>>);
-
-impl ArchiveStore for MemoryStore {
-    fn location(&self) -> String {
-        "memory".into()
-    }
-    async fn put(&self, key: &str, bytes: Bytes) -> exporter::Result<()> {
-        self.0.lock().unwrap().insert(key.to_owned(), bytes);
-        Ok(())
-    }
-    async fn get(&self, key: &str) -> exporter::Result<Option<Bytes>> {
-        Ok(self.0.lock().unwrap().get(key).cloned())
-    }
-    async fn list(&self, prefix: &str) -> exporter::Result<Vec<ObjectMeta>> {
-        Ok(self
-            .0
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(k, _)| k.starts_with(prefix))
-            .map(|(k, v)| ObjectMeta {
-                key: k.clone(),
-                size: v.len() as u64,
-            })
-            .collect())
-    }
-}
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
@@ -78,11 +47,11 @@ fn archive(responses: &[String]) -> (u64, BTreeMap<String, (u64, u64)>) {
     assert!(summary.quarantined.is_empty(), "{:?}", summary.quarantined);
     // Bytes and objects per table.
     let mut tables: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-    for (k, v) in store.0.lock().unwrap().iter() {
+    for o in summary.objects.values() {
         let t = tables
-            .entry(k.split('/').nth(1).unwrap_or(k).to_owned())
+            .entry(o.key.split('/').nth(1).unwrap_or(&o.key).to_owned())
             .or_default();
-        t.0 += v.len() as u64;
+        t.0 += o.bytes;
         t.1 += 1;
     }
     (summary.segments, tables)

@@ -37,6 +37,10 @@ pub struct WriterConfig {
     /// Documents converted per record batch, so no Arrow string array nears its 2 GiB limit
     /// and memory stays flat for very large windows.
     pub batch_documents: usize,
+    /// How a document whose `(trace_id, id)` is already archived with other text is kept.
+    /// `false` (files): both are kept, each a piece of evidence. `true` (the X-Ray API, whose
+    /// answer is the segment's latest state): the new text replaces the old one.
+    pub supersede: bool,
 }
 
 /// 32 MiB of documents: about 30,000 payment-trace documents. With their parsed models,
@@ -55,6 +59,7 @@ impl Default for WriterConfig {
         Self {
             buffer_bytes: DEFAULT_BUFFER_BYTES,
             batch_documents: DEFAULT_BATCH_DOCUMENTS,
+            supersede: false,
         }
     }
 }
@@ -72,6 +77,22 @@ pub struct QuarantineRecord {
     pub reason: String,
 }
 
+/// One object an export wrote, as its manifest records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ObjectRecord {
+    /// Key relative to the archive root.
+    pub key: String,
+    /// `segments`, `spans`, `traces`, `payment_index` or `quarantine`.
+    pub table: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// SHA-256 of the bytes, hex.
+    pub sha256: String,
+    /// Rows in the part (none for quarantined inputs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<u64>,
+}
+
 /// What an export did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ExportSummary {
@@ -87,6 +108,8 @@ pub struct ExportSummary {
     pub traces: u64,
     /// Documents the archive (or this input) already held byte for byte: a re-run.
     pub unchanged: u64,
+    /// Archived documents replaced by a newer state of the same segment (X-Ray re-sweeps).
+    pub superseded: u64,
     /// `dt` partitions written.
     pub partitions: BTreeSet<String>,
     /// Objects written.
@@ -95,6 +118,10 @@ pub struct ExportSummary {
     pub archive_bytes: u64,
     /// Inputs quarantined, with reasons.
     pub quarantined: Vec<QuarantineRecord>,
+    /// Every object written, last write of a key winning, in key order: what the manifest
+    /// lists.
+    #[serde(skip)]
+    pub objects: BTreeMap<String, ObjectRecord>,
 }
 
 /// Writes documents into an archive store.
@@ -203,8 +230,10 @@ impl<'a, S: ArchiveStore> ArchiveWriter<'a, S> {
             "raw": raw_key,
         });
         let meta = Bytes::from(serde_json::to_vec_pretty(&meta).expect("json"));
-        self.put(&raw_key, Bytes::from(bytes)).await?;
-        self.put(&format!("{base}.json"), meta).await?;
+        self.put(&raw_key, "quarantine", None, Bytes::from(bytes))
+            .await?;
+        self.put(&format!("{base}.json"), "quarantine", None, meta)
+            .await?;
         info!(%source, %location, %reason, "quarantined");
         self.summary.quarantined.push(QuarantineRecord {
             key: raw_key,
@@ -215,10 +244,19 @@ impl<'a, S: ArchiveStore> ArchiveWriter<'a, S> {
         Ok(())
     }
 
-    async fn put(&mut self, key: &str, bytes: Bytes) -> Result<()> {
+    async fn put(&mut self, key: &str, table: &str, rows: Option<u64>, bytes: Bytes) -> Result<()> {
         self.summary.archive_bytes += bytes.len() as u64;
         self.summary.objects_written += 1;
-        self.store.put(key, bytes).await
+        let record = ObjectRecord {
+            key: key.to_owned(),
+            table: table.to_owned(),
+            bytes: bytes.len() as u64,
+            sha256: hex::encode(Sha256::digest(&bytes)),
+            rows,
+        };
+        self.store.put(key, bytes).await?;
+        self.summary.objects.insert(key.to_owned(), record);
+        Ok(())
     }
 
     async fn write_pending(&mut self) -> Result<()> {
@@ -258,18 +296,36 @@ impl<'a, S: ArchiveStore> ArchiveWriter<'a, S> {
                 .or_default()
                 .push(i);
         }
+        let mut replaced: HashSet<usize> = HashSet::new();
         for seg in new {
             let same = by_id
                 .entry((seg.trace_id().to_owned(), seg.id().to_owned()))
                 .or_default();
-            if same.iter().any(|&i| segments[i].text() == seg.text()) {
+            if same
+                .iter()
+                .any(|&i| !replaced.contains(&i) && segments[i].text() == seg.text())
+            {
                 self.summary.unchanged += 1;
                 continue;
+            }
+            if self.config.supersede {
+                for &i in same.iter() {
+                    if replaced.insert(i) {
+                        self.summary.superseded += 1;
+                    }
+                }
             }
             same.push(segments.len());
             segments.push(seg);
         }
         drop(by_id);
+        if !replaced.is_empty() {
+            let mut i = 0;
+            segments.retain(|_| {
+                i += 1;
+                !replaced.contains(&(i - 1))
+            });
+        }
         sort_for_archive(&mut segments);
         debug!(window = ?placement, documents = segments.len(), "writing window");
 
@@ -295,8 +351,9 @@ impl<'a, S: ArchiveStore> ArchiveWriter<'a, S> {
             .zip([&parts[1], &parts[2], &parts[0]])
         {
             let key = part_key(table, &placement);
+            let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
             let bytes = encode(table, &key, batches)?;
-            self.put(&key, bytes).await?;
+            self.put(&key, table.name(), Some(rows), bytes).await?;
         }
         self.summary.partitions.insert(placement.partition());
         if self.payment_rows_buffered >= PAYMENT_ROWS_BUFFERED {
@@ -325,7 +382,9 @@ impl<'a, S: ArchiveStore> ArchiveWriter<'a, S> {
                 source,
             })?;
             let bytes = encode(Table::PaymentIndex, &key, &[batch])?;
-            self.put(&key, bytes).await?;
+            let table = Table::PaymentIndex.name();
+            self.put(&key, table, Some(rows.len() as u64), bytes)
+                .await?;
         }
         Ok(())
     }

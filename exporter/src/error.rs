@@ -76,6 +76,88 @@ pub enum Error {
         /// What was wrong.
         reason: String,
     },
+    /// An AWS call failed for good: not retriable, or still failing after every retry.
+    #[error("{service} {operation} failed{target}: {message}{hint}", target = if target.is_empty() { String::new() } else { format!(" for {target}") }, hint = hint_text(code))]
+    Aws {
+        /// `X-Ray` or `S3`.
+        service: &'static str,
+        /// The API operation, such as `BatchGetTraces`.
+        operation: &'static str,
+        /// The bucket/key or window the call was about.
+        target: String,
+        /// The service's error code, when it sent one (`AccessDenied`, `ThrottledException`).
+        code: Option<String>,
+        /// The error message with its source chain.
+        message: String,
+        /// Whether running again later may succeed (throttling, 5xx, network).
+        retriable: bool,
+    },
+    /// A conditional write found the object changed: another exporter got there first.
+    #[error(
+        "{key} was changed by someone else since it was read (another exporter running at the \
+         same time?); nothing was advanced. Run again once the other run has finished"
+    )]
+    Conflict {
+        /// The object key.
+        key: String,
+    },
+    /// Another exporter holds the archive's lease.
+    #[error(
+        "another exporter ({owner}) is working on this archive until {until}; run again after \
+         that. If that run crashed on another machine, its lease lapses at that time"
+    )]
+    Busy {
+        /// `host:pid` of the holder.
+        owner: String,
+        /// When its lease lapses.
+        until: String,
+    },
+    /// X-Ray sends this account's traces to CloudWatch Logs, where BatchGetTraces cannot see
+    /// them.
+    #[error(
+        "X-Ray trace segments go to CloudWatch Logs (Transaction Search is on, destination \
+         {destination}), so GetTraceSummaries and BatchGetTraces return nothing to archive. \
+         Archive from the aws/spans log group instead, or set the destination back to X-Ray \
+         with `aws xray update-trace-segment-destination --destination XRay`"
+    )]
+    TransactionSearch {
+        /// The destination X-Ray reported.
+        destination: String,
+    },
+    /// A setting is missing or malformed.
+    #[error("{0}")]
+    Config(String),
+}
+
+impl Error {
+    /// Whether a later run may succeed where this one failed: the single place that maps an
+    /// error to the Lambda's retryable or non-retryable diagnostic.
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            Error::Aws { retriable, .. } => *retriable,
+            Error::Conflict { .. } | Error::Busy { .. } => true,
+            Error::Put { .. } | Error::Get { .. } | Error::List { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+/// What to do about common AWS error codes.
+fn hint_text(code: &Option<String>) -> &'static str {
+    match code.as_deref() {
+        Some("AccessDenied" | "AccessDeniedException") => {
+            ". Check the credentials in use (AWS_PROFILE, AWS_ACCESS_KEY_ID) and that their \
+             policy allows this call"
+        }
+        Some("NoSuchBucket") => {
+            ". Create the bucket first (see infra/README.md), with Object Lock enabled"
+        }
+        Some("InvalidRequest") => {
+            ". If the bucket has no Object Lock configuration, enable it or pass --lock-mode off"
+        }
+        Some("ExpiredToken" | "ExpiredTokenException") => ". Refresh the credentials and run again",
+        _ => "",
+    }
 }
 
 /// Result with the exporter's [`Error`].

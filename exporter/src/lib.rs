@@ -7,14 +7,22 @@
 //! provided.al2023.
 
 pub mod archive;
+pub mod aws;
+pub mod config;
 pub mod error;
 pub mod export;
+pub mod ledger;
 pub mod parquet_io;
+pub mod retry;
 pub mod source;
 pub mod store;
+pub mod xray_export;
 
-pub use archive::{ArchiveWriter, ExportSummary, QuarantineRecord, WriterConfig};
+pub use archive::{ArchiveWriter, ExportSummary, ObjectRecord, QuarantineRecord, WriterConfig};
 pub use error::{Error, Result};
 pub use export::{Progress, export_files, export_inputs};
+pub use source::xray::XRaySource;
 pub use source::{FileSource, SourceContent, SourceItem};
-pub use store::{ArchiveStore, LocalDirStore, ObjectMeta};
+pub use store::{
+    AnyStore, ArchiveStore, LocalDirStore, LockMode, ObjectLock, ObjectMeta, S3Options, S3Store,
+};

@@ -232,7 +232,7 @@ proptest! {
 
             let store = LocalDirStore::open(twice.path()).unwrap();
             // A tiny buffer forces several window writes that merge with earlier ones.
-            let config = WriterConfig { buffer_bytes: 1, batch_documents: 2 };
+            let config = WriterConfig { buffer_bytes: 1, batch_documents: 2, ..Default::default() };
             let mut w = ArchiveWriter::new(&store, config.clone());
             for i in items[..split].iter().cloned() { w.push(i).await.unwrap(); }
             w.finish().await.unwrap();

@@ -1,6 +1,7 @@
 //! Trace sources: where segment documents come from.
 
 pub mod files;
+pub mod xray;
 
 pub use files::{FileSource, read_input};
 

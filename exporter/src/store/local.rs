@@ -142,6 +142,44 @@ impl ArchiveStore for LocalDirStore {
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
         self.list_sync(prefix)
     }
+
+    async fn get_tagged(&self, key: &str) -> Result<Option<(Bytes, String)>> {
+        Ok(self.get(key).await?.map(|b| {
+            let tag = content_tag(&b);
+            (b, tag)
+        }))
+    }
+
+    /// Compare-and-swap under an exclusive lock on `_tmp/conditional.lock`, which every
+    /// process writing this archive shares; the tag is the content's SHA-256.
+    async fn put_if(&self, key: &str, bytes: Bytes, expect: Option<&str>) -> Result<String> {
+        let err = |source| Error::Put {
+            key: key.to_owned(),
+            source,
+        };
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.root.join(STAGING_DIR).join("conditional.lock"))
+            .map_err(err)?;
+        lock.lock().map_err(err)?;
+        let current = self.get(key).await?.map(|b| content_tag(&b));
+        if current.as_deref() != expect {
+            return Err(Error::Conflict {
+                key: key.to_owned(),
+            });
+        }
+        self.put_sync(key, &bytes)?;
+        drop(lock);
+        Ok(content_tag(&bytes))
+    }
+}
+
+/// The local store's version tag: the content's SHA-256, hex.
+fn content_tag(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 #[cfg(test)]
@@ -153,6 +191,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalDirStore::open(dir.path()).unwrap();
         crate::store::conformance::put_get_list(&store).await;
+        crate::store::conformance::conditional_put(&store).await;
     }
 
     #[tokio::test]

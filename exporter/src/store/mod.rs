@@ -1,8 +1,14 @@
 //! Archive stores: where parts, manifests and quarantined inputs are kept.
 
+mod any;
 mod local;
+mod memory;
+mod s3;
 
+pub use any::AnyStore;
 pub use local::LocalDirStore;
+pub use memory::MemoryStore;
+pub use s3::{LockMode, ObjectLock, S3Options, S3Store, parse_s3_url};
 
 use std::future::Future;
 
@@ -35,6 +41,21 @@ pub trait ArchiveStore: Send + Sync {
 
     /// Lists objects whose key starts with `prefix`, sorted by key.
     fn list(&self, prefix: &str) -> impl Future<Output = Result<Vec<ObjectMeta>>> + Send;
+
+    /// Reads the object at `key` with its version tag, for a later [`put_if`](Self::put_if).
+    fn get_tagged(&self, key: &str)
+    -> impl Future<Output = Result<Option<(Bytes, String)>>> + Send;
+
+    /// Writes `bytes` at `key` only if the object is still as the caller saw it: absent when
+    /// `expect` is `None`, or carrying the tag `expect`. Returns the new tag, or
+    /// [`Error::Conflict`](crate::Error::Conflict) when someone else wrote first. Two
+    /// writers racing from the same state can never both succeed.
+    fn put_if(
+        &self,
+        key: &str,
+        bytes: Bytes,
+        expect: Option<&str>,
+    ) -> impl Future<Output = Result<String>> + Send;
 }
 
 /// Rejects keys that are empty, absolute, or climb out of the root.
@@ -53,5 +74,5 @@ pub(crate) fn check_key(key: &str) -> Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
-pub(crate) mod conformance;
+#[doc(hidden)]
+pub mod conformance;

@@ -1,0 +1,495 @@
+//! The S3 store: the archive in a bucket under Object Lock, through `aws-sdk-s3`.
+//!
+//! Every object is written with a SHA-256 checksum that S3 verifies, and with Object Lock
+//! retention: retain-until is the day of the data (the `dt=` of the key, or the month of a
+//! `payment_index` part) plus the retention period, so a trace is kept for the full period
+//! after it happened however late it was archived. Large parts go up as multipart uploads.
+//! The checkpoint is written with `If-Match` / `If-None-Match`, so two exporters can never
+//! both advance it.
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::primitives::{ByteStream, DateTime};
+use aws_sdk_s3::types::{
+    ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, ObjectLockMode,
+    ServerSideEncryption,
+};
+use base64_sha::sha256_base64;
+use bytes::Bytes;
+use chrono::{Months, NaiveDate, Utc};
+use tracing::instrument;
+
+use super::{ArchiveStore, ObjectMeta, check_key};
+use crate::error::{Error, Result};
+use crate::retry::{PaceConfig, Pacer, aws_error};
+
+/// Object Lock retention mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockMode {
+    /// Nobody, not even the root user, can shorten or remove the retention.
+    Compliance,
+    /// Users with `s3:BypassGovernanceRetention` can; for testing a setup.
+    Governance,
+}
+
+impl std::str::FromStr for LockMode {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_uppercase().as_str() {
+            "COMPLIANCE" => Ok(Self::Compliance),
+            "GOVERNANCE" => Ok(Self::Governance),
+            _ => Err(Error::Config(format!(
+                "lock mode {s:?} is not COMPLIANCE, GOVERNANCE or OFF"
+            ))),
+        }
+    }
+}
+
+/// Retention set on every object written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ObjectLock {
+    /// The mode.
+    pub mode: LockMode,
+    /// Years kept after the day of the data.
+    pub years: u32,
+}
+
+impl ObjectLock {
+    /// Seven years in COMPLIANCE mode: the longest common record-keeping rule.
+    pub const DEFAULT: ObjectLock = ObjectLock {
+        mode: LockMode::Compliance,
+        years: 7,
+    };
+
+    /// Retain-until for `key`: the day of its data plus the retention years.
+    pub fn retain_until(&self, key: &str) -> chrono::DateTime<Utc> {
+        let day = data_day(key).unwrap_or_else(|| Utc::now().date_naive());
+        let until = day
+            .checked_add_months(Months::new(12 * self.years))
+            .unwrap_or(NaiveDate::MAX);
+        until.and_hms_opt(0, 0, 0).expect("midnight").and_utc()
+    }
+}
+
+/// The day an object's data belongs to: `dt=YYYY-MM-DD`, or the last day of the month of a
+/// `part-YYYY-MM` payment index part. Other objects (manifests, quarantine) have none.
+fn data_day(key: &str) -> Option<NaiveDate> {
+    if let Some(dt) = key.split('/').find_map(|p| p.strip_prefix("dt=")) {
+        return NaiveDate::parse_from_str(dt, "%Y-%m-%d").ok();
+    }
+    let month = key
+        .rsplit('/')
+        .next()?
+        .strip_prefix("part-")?
+        .strip_suffix(".parquet")?;
+    let first = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").ok()?;
+    let next = first.checked_add_months(Months::new(1))?;
+    next.pred_opt()
+}
+
+/// Settings of an S3 archive.
+#[derive(Debug, Clone)]
+pub struct S3Options {
+    /// Object Lock retention; `None` for a bucket without Object Lock.
+    pub lock: Option<ObjectLock>,
+    /// SSE-KMS key id or ARN; `None` for the bucket's default encryption.
+    pub kms_key_id: Option<String>,
+    /// Objects at least this big go up as multipart uploads.
+    pub multipart_threshold: usize,
+    /// Size of each multipart part (S3's minimum is 5 MiB).
+    pub part_size: usize,
+}
+
+impl Default for S3Options {
+    fn default() -> Self {
+        Self {
+            lock: Some(ObjectLock::DEFAULT),
+            kms_key_id: None,
+            multipart_threshold: 64 << 20,
+            part_size: 16 << 20,
+        }
+    }
+}
+
+/// Splits `s3://bucket/prefix` into the bucket and a prefix without slashes at either end.
+pub fn parse_s3_url(url: &str) -> Result<(String, String)> {
+    let rest = url.strip_prefix("s3://").ok_or_else(|| {
+        Error::Config(format!("{url:?} is not an s3:// URL (s3://bucket/prefix)"))
+    })?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        return Err(Error::Config(format!(
+            "{url:?} names no bucket; write s3://bucket/prefix"
+        )));
+    }
+    Ok((bucket.to_owned(), prefix.trim_matches('/').to_owned()))
+}
+
+/// An archive under `s3://bucket/prefix`.
+#[derive(Debug)]
+pub struct S3Store {
+    client: Client,
+    bucket: String,
+    prefix: String,
+    options: S3Options,
+    pacer: Pacer,
+}
+
+impl S3Store {
+    /// A store at `s3://bucket/prefix` through `client`.
+    pub fn new(client: Client, url: &str, options: S3Options) -> Result<Self> {
+        let (bucket, prefix) = parse_s3_url(url)?;
+        Ok(Self {
+            client,
+            bucket,
+            prefix,
+            options,
+            pacer: Pacer::new(PaceConfig::S3),
+        })
+    }
+
+    /// A client from the standard AWS configuration (region, profile, `AWS_ENDPOINT_URL`,
+    /// `AWS_ENDPOINT_URL_S3`), with path-style addressing when an endpoint is overridden
+    /// (local emulators) and the SDK's own retries off (see [`crate::retry`]).
+    pub async fn client_from_env() -> Client {
+        let conf = crate::aws::sdk_config().await;
+        let path_style = std::env::var_os("AWS_ENDPOINT_URL_S3").is_some()
+            || std::env::var_os("AWS_ENDPOINT_URL").is_some();
+        let s3 = aws_sdk_s3::config::Builder::from(&conf)
+            .force_path_style(path_style)
+            .build();
+        Client::from_conf(s3)
+    }
+
+    /// Attempts, throttles and transient failures seen so far.
+    pub fn stats(&self) -> crate::retry::PaceStats {
+        self.pacer.stats()
+    }
+
+    fn full_key(&self, key: &str) -> Result<String> {
+        check_key(key)?;
+        Ok(if self.prefix.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{}/{key}", self.prefix)
+        })
+    }
+
+    fn target(&self, key: &str) -> String {
+        format!("s3://{}/{key}", self.bucket)
+    }
+
+    async fn put_object(
+        &self,
+        key: &str,
+        bytes: Bytes,
+        if_match: Option<&str>,
+        if_none_match: bool,
+    ) -> Result<String> {
+        let full = self.full_key(key)?;
+        if bytes.len() >= self.options.multipart_threshold && if_match.is_none() && !if_none_match {
+            return self.put_multipart(key, &full, bytes).await;
+        }
+        let checksum = sha256_base64(&bytes);
+        let lock = self.options.lock;
+        let out = self
+            .pacer
+            .call("PutObject", || {
+                let mut req = self
+                    .client
+                    .put_object()
+                    .bucket(&self.bucket)
+                    .key(&full)
+                    .body(ByteStream::from(bytes.clone()))
+                    .checksum_algorithm(ChecksumAlgorithm::Sha256)
+                    .checksum_sha256(&checksum)
+                    .set_if_match(if_match.map(str::to_owned));
+                if if_none_match {
+                    req = req.if_none_match("*");
+                }
+                if let Some(lock) = lock {
+                    req = req
+                        .object_lock_mode(lock_mode(lock.mode))
+                        .object_lock_retain_until_date(to_smithy(lock.retain_until(key)));
+                }
+                if let Some(kms) = &self.options.kms_key_id {
+                    req = req
+                        .server_side_encryption(ServerSideEncryption::AwsKms)
+                        .ssekms_key_id(kms);
+                }
+                req.send()
+            })
+            .await;
+        match out {
+            Ok(out) => Ok(out.e_tag().unwrap_or_default().to_owned()),
+            Err(e) if is_precondition(&e) => Err(Error::Conflict {
+                key: key.to_owned(),
+            }),
+            Err(e) => Err(aws_error("S3", "PutObject", self.target(&full), &e)),
+        }
+    }
+
+    /// Uploads in parts, each with its own SHA-256 checksum; aborts the upload on failure so
+    /// no orphaned parts are billed.
+    async fn put_multipart(&self, key: &str, full: &str, bytes: Bytes) -> Result<String> {
+        let lock = self.options.lock;
+        let created = self
+            .pacer
+            .call("CreateMultipartUpload", || {
+                let mut req = self
+                    .client
+                    .create_multipart_upload()
+                    .bucket(&self.bucket)
+                    .key(full)
+                    .checksum_algorithm(ChecksumAlgorithm::Sha256);
+                if let Some(lock) = lock {
+                    req = req
+                        .object_lock_mode(lock_mode(lock.mode))
+                        .object_lock_retain_until_date(to_smithy(lock.retain_until(key)));
+                }
+                if let Some(kms) = &self.options.kms_key_id {
+                    req = req
+                        .server_side_encryption(ServerSideEncryption::AwsKms)
+                        .ssekms_key_id(kms);
+                }
+                req.send()
+            })
+            .await
+            .map_err(|e| aws_error("S3", "CreateMultipartUpload", self.target(full), &e))?;
+        let upload_id = created.upload_id().unwrap_or_default().to_owned();
+        let result = self.upload_parts(full, &upload_id, &bytes).await;
+        match result {
+            Ok(etag) => Ok(etag),
+            Err(e) => {
+                let _ = self
+                    .client
+                    .abort_multipart_upload()
+                    .bucket(&self.bucket)
+                    .key(full)
+                    .upload_id(&upload_id)
+                    .send()
+                    .await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn upload_parts(&self, full: &str, upload_id: &str, bytes: &Bytes) -> Result<String> {
+        let mut parts = Vec::new();
+        let size = self.options.part_size.max(5 << 20);
+        for (i, start) in (0..bytes.len()).step_by(size).enumerate() {
+            let number = i as i32 + 1;
+            let chunk = bytes.slice(start..(start + size).min(bytes.len()));
+            let checksum = sha256_base64(&chunk);
+            let out = self
+                .pacer
+                .call("UploadPart", || {
+                    self.client
+                        .upload_part()
+                        .bucket(&self.bucket)
+                        .key(full)
+                        .upload_id(upload_id)
+                        .part_number(number)
+                        .checksum_algorithm(ChecksumAlgorithm::Sha256)
+                        .checksum_sha256(&checksum)
+                        .body(ByteStream::from(chunk.clone()))
+                        .send()
+                })
+                .await
+                .map_err(|e| aws_error("S3", "UploadPart", self.target(full), &e))?;
+            parts.push(
+                CompletedPart::builder()
+                    .part_number(number)
+                    .set_e_tag(out.e_tag().map(str::to_owned))
+                    .checksum_sha256(checksum)
+                    .build(),
+            );
+        }
+        let done = CompletedMultipartUpload::builder()
+            .set_parts(Some(parts))
+            .build();
+        let out = self
+            .pacer
+            .call("CompleteMultipartUpload", || {
+                self.client
+                    .complete_multipart_upload()
+                    .bucket(&self.bucket)
+                    .key(full)
+                    .upload_id(upload_id)
+                    .multipart_upload(done.clone())
+                    .send()
+            })
+            .await
+            .map_err(|e| aws_error("S3", "CompleteMultipartUpload", self.target(full), &e))?;
+        Ok(out.e_tag().unwrap_or_default().to_owned())
+    }
+}
+
+fn lock_mode(mode: LockMode) -> ObjectLockMode {
+    match mode {
+        LockMode::Compliance => ObjectLockMode::Compliance,
+        LockMode::Governance => ObjectLockMode::Governance,
+    }
+}
+
+fn to_smithy(t: chrono::DateTime<Utc>) -> DateTime {
+    DateTime::from_secs(t.timestamp())
+}
+
+fn is_precondition<E: ProvideErrorMetadata>(
+    e: &aws_sdk_s3::error::SdkError<E, crate::retry::HttpResponse>,
+) -> bool {
+    e.code() == Some("PreconditionFailed")
+        || e.raw_response().is_some_and(|r| r.status().as_u16() == 412)
+}
+
+mod base64_sha {
+    use sha2::{Digest, Sha256};
+
+    /// The base64 SHA-256 S3 expects in `x-amz-checksum-sha256`.
+    pub fn sha256_base64(bytes: &[u8]) -> String {
+        aws_smithy_types::base64::encode(Sha256::digest(bytes))
+    }
+}
+
+impl ArchiveStore for S3Store {
+    fn location(&self) -> String {
+        if self.prefix.is_empty() {
+            format!("s3://{}", self.bucket)
+        } else {
+            format!("s3://{}/{}", self.bucket, self.prefix)
+        }
+    }
+
+    #[instrument(skip(self, bytes), fields(size = bytes.len()))]
+    async fn put(&self, key: &str, bytes: Bytes) -> Result<()> {
+        self.put_object(key, bytes, None, false).await.map(|_| ())
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Bytes>> {
+        Ok(self.get_tagged(key).await?.map(|(b, _)| b))
+    }
+
+    #[instrument(skip(self))]
+    async fn get_tagged(&self, key: &str) -> Result<Option<(Bytes, String)>> {
+        let full = self.full_key(key)?;
+        let out = self
+            .pacer
+            .call("GetObject", || {
+                self.client
+                    .get_object()
+                    .bucket(&self.bucket)
+                    .key(&full)
+                    .send()
+            })
+            .await;
+        let out = match out {
+            Ok(out) => out,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
+                return Ok(None);
+            }
+            Err(e) => return Err(aws_error("S3", "GetObject", self.target(&full), &e)),
+        };
+        let tag = out.e_tag().unwrap_or_default().to_owned();
+        let bytes = out.body.collect().await.map_err(|e| Error::Aws {
+            service: "S3",
+            operation: "GetObject",
+            target: self.target(&full),
+            code: None,
+            message: format!("reading the body: {e}"),
+            retriable: true,
+        })?;
+        Ok(Some((bytes.into_bytes(), tag)))
+    }
+
+    #[instrument(skip(self))]
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
+        let root = if self.prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", self.prefix)
+        };
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .pacer
+                .call("ListObjectsV2", || {
+                    self.client
+                        .list_objects_v2()
+                        .bucket(&self.bucket)
+                        .prefix(format!("{root}{prefix}"))
+                        .set_continuation_token(token.clone())
+                        .send()
+                })
+                .await
+                .map_err(|e| aws_error("S3", "ListObjectsV2", self.target(&root), &e))?;
+            for o in page.contents() {
+                let Some(key) = o.key().and_then(|k| k.strip_prefix(&root)) else {
+                    continue;
+                };
+                out.push(ObjectMeta {
+                    key: key.to_owned(),
+                    size: o.size().unwrap_or(0).max(0) as u64,
+                });
+            }
+            token = page.next_continuation_token().map(str::to_owned);
+            if token.is_none() {
+                break;
+            }
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    async fn put_if(&self, key: &str, bytes: Bytes, expect: Option<&str>) -> Result<String> {
+        let written = self
+            .put_object(key, bytes.clone(), expect, expect.is_none())
+            .await;
+        match written {
+            // A retried write that S3 had in fact applied fails its own precondition the
+            // second time: if the object now holds exactly our bytes, the write was ours.
+            Err(Error::Conflict { .. }) => match self.get_tagged(key).await? {
+                Some((now, tag)) if now == bytes && self.stats().transient > 0 => Ok(tag),
+                _ => Err(Error::Conflict {
+                    key: key.to_owned(),
+                }),
+            },
+            other => other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retention_runs_from_the_day_of_the_data() {
+        let lock = ObjectLock::DEFAULT;
+        assert_eq!(
+            lock.retain_until("v1/spans/dt=2026-03-04/part-05.parquet")
+                .to_rfc3339(),
+            "2033-03-04T00:00:00+00:00"
+        );
+        assert_eq!(
+            lock.retain_until("v1/payment_index/bucket=07/part-2024-02.parquet")
+                .to_rfc3339(),
+            // 2024-02-29 plus seven years: no 29 February in 2031.
+            "2031-02-28T00:00:00+00:00"
+        );
+        let manifest = lock.retain_until("_manifests/0000000001.json");
+        assert!(manifest > Utc::now() + chrono::Duration::days(365 * 7 - 2));
+    }
+
+    #[test]
+    fn s3_urls() {
+        assert_eq!(
+            parse_s3_url("s3://bkt/a/b/").unwrap(),
+            ("bkt".into(), "a/b".into())
+        );
+        assert_eq!(parse_s3_url("s3://bkt").unwrap(), ("bkt".into(), "".into()));
+        assert!(parse_s3_url("/tmp/x").is_err());
+        assert!(parse_s3_url("s3:///x").is_err());
+    }
+}
