@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every xray-archive test. Installs what it needs itself: a Python venv (pyarrow, the
-# independent Parquet reader; pytest; cfn-lint) and the CDK app's npm packages. Needs only
-# Rust, Python 3.11 and Node 20.
+# independent Parquet reader; pytest; cfn-lint; moto, the AWS emulator, with boto3) and the
+# CDK app's npm packages, and starts moto on 127.0.0.1 for the AWS tests. Needs only Rust,
+# Python 3.11 and Node 20.
 #
 #   tests/run.sh
 #
@@ -16,12 +17,28 @@ target=${CARGO_TARGET_DIR:-$root/target}
 
 step() { printf '\n== %s\n' "$*"; }
 
-step "Python venv (pyarrow, pytest, cfn-lint)"
+step "Python venv (pyarrow, pytest, cfn-lint, moto, boto3, sqlglot)"
 venv=$root/.venv
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+
+step "moto: the AWS emulator (X-Ray, S3) on 127.0.0.1"
+moto_dir=$(mktemp -d)
+"$venv/bin/python" tests/moto_server.py --ports-file "$moto_dir/ports" >"$moto_dir/log" 2>&1 &
+moto_pid=$!
+trap 'kill $moto_pid 2>/dev/null || true; rm -rf "$moto_dir"' EXIT
+for _ in $(seq 100); do
+  [ -s "$moto_dir/ports" ] && break
+  kill -0 $moto_pid 2>/dev/null || { cat "$moto_dir/log"; echo "moto failed to start" >&2; exit 1; }
+  sleep 0.2
+done
+[ -s "$moto_dir/ports" ] || { cat "$moto_dir/log"; echo "moto did not start in 20 s" >&2; exit 1; }
+XRAY_ARCHIVE_MOTO=$("$venv/bin/python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["clean"])' "$moto_dir/ports")
+XRAY_ARCHIVE_MOTO_FAULT=$("$venv/bin/python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["fault"])' "$moto_dir/ports")
+export XRAY_ARCHIVE_MOTO XRAY_ARCHIVE_MOTO_FAULT
+echo "moto: $XRAY_ARCHIVE_MOTO (fault-injecting: $XRAY_ARCHIVE_MOTO_FAULT)"
 
 step "cargo fmt --check"
 cargo fmt --all --check
@@ -44,6 +61,7 @@ step "infra: CDK synth offline, assertion tests, cfn-lint"
 "$venv/bin/cfn-lint" --ignore-checks W3005 -- infra/cdk.out/*.template.json
 echo "cfn-lint: no findings"
 
-step "pytest: the archive read back with pyarrow; the DDL parsed as Athena SQL"
-cargo build --quiet -p cli
-XRAY_ARCHIVE_BIN=$target/debug/xray-archive "$venv/bin/python" -m pytest tests/python -q
+step "pytest: the archive read back with pyarrow and boto3; exports from moto; the DDL parsed as Athena SQL"
+cargo build --quiet -p cli -p exporter --bins
+XRAY_ARCHIVE_BIN=$target/debug/xray-archive XRAY_ARCHIVE_LAMBDA_BIN=$target/debug/exporter \
+  "$venv/bin/python" -m pytest tests/python -q

@@ -470,6 +470,77 @@ mod tests {
         .unwrap()
     }
 
+    fn doc(id: &str, end: f64) -> SourceItem {
+        SourceItem {
+            item: SourceContent::Document {
+                text: format!(
+                    r#"{{"name":"n","id":"{id}","trace_id":"1-5f2aebcc-000000000000000000000001","start_time":1596648396,"end_time":{end}}}"#
+                ),
+                limit_exceeded: None,
+            },
+            source: "test".into(),
+            location: String::new(),
+        }
+    }
+
+    async fn write(
+        store: &crate::store::MemoryStore,
+        supersede: bool,
+        items: Vec<SourceItem>,
+    ) -> ExportSummary {
+        let config = WriterConfig {
+            supersede,
+            ..WriterConfig::default()
+        };
+        let mut w = ArchiveWriter::new(store, config);
+        for item in items {
+            w.push(item).await.unwrap();
+        }
+        w.finish().await.unwrap()
+    }
+
+    async fn archived_texts(store: &crate::store::MemoryStore) -> Vec<String> {
+        let key = "v1/segments/dt=2020-08-05/part-17.parquet";
+        let bytes = store.get(key).await.unwrap().expect("segments part");
+        read_segment_documents(key, bytes)
+            .unwrap()
+            .into_iter()
+            .map(|(t, _)| t)
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_newer_state_supersedes_the_archived_one_when_asked() {
+        let store = crate::store::MemoryStore::default();
+        write(&store, true, vec![doc("0000000000000001", 1596648397.0)]).await;
+        let again = write(
+            &store,
+            true,
+            vec![
+                doc("0000000000000001", 1596648398.0),
+                doc("0000000000000002", 1596648397.0),
+            ],
+        )
+        .await;
+        assert_eq!(again.superseded, 1);
+        let texts = archived_texts(&store).await;
+        assert_eq!(texts.len(), 2, "{texts:?}");
+        assert!(texts[0].contains("1596648398"), "{texts:?}");
+        // The same state again changes nothing.
+        let third = write(&store, true, vec![doc("0000000000000001", 1596648398.0)]).await;
+        assert_eq!((third.superseded, third.unchanged), (0, 1));
+        assert_eq!(archived_texts(&store).await.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn without_supersede_both_states_are_kept_as_evidence() {
+        let store = crate::store::MemoryStore::default();
+        write(&store, false, vec![doc("0000000000000001", 1596648397.0)]).await;
+        let again = write(&store, false, vec![doc("0000000000000001", 1596648398.0)]).await;
+        assert_eq!(again.superseded, 0);
+        assert_eq!(archived_texts(&store).await.len(), 2);
+    }
+
     #[test]
     fn chunks_never_split_a_trace() {
         let t1 = "1-5f2aebcc-000000000000000000000001";

@@ -73,6 +73,19 @@ pub fn archive_url_from_env() -> Result<String> {
     Ok(format!("s3://{bucket}/{}", prefix.trim_matches('/')))
 }
 
+/// The window length from `XRAY_ARCHIVE_WINDOW_MINUTES`: whole minutes that divide a day,
+/// so windows line up with the hourly parts and the `dt` days.
+pub fn window_from_env() -> Result<Duration> {
+    let window = minutes_var("XRAY_ARCHIVE_WINDOW_MINUTES", 60)?;
+    if 1440 % window.num_minutes() != 0 {
+        return Err(Error::Config(format!(
+            "XRAY_ARCHIVE_WINDOW_MINUTES={} does not divide a day; use 15, 30, 60, 120, ...",
+            window.num_minutes()
+        )));
+    }
+    Ok(window)
+}
+
 /// A duration in whole minutes from `name`.
 pub fn minutes_var(name: &str, default: i64) -> Result<Duration> {
     let m = parse_var(name, default)?;

@@ -8,7 +8,9 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, Utc};
-use exporter::config::{archive_url_from_env, minutes_var, parse_var, s3_options_from_env};
+use exporter::config::{
+    archive_url_from_env, minutes_var, parse_var, s3_options_from_env, window_from_env,
+};
 use exporter::xray_export::{Outcome, XRayExportOptions, emf_line, export_xray};
 use exporter::{Error, S3Store, XRaySource};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
@@ -74,7 +76,7 @@ async fn run(payload: &Value, deadline: Instant) -> Result<Value, Error> {
             .transpose()
     };
     let mut options = XRayExportOptions {
-        window: minutes_var("XRAY_ARCHIVE_WINDOW_MINUTES", 60)?,
+        window: window_from_env()?,
         settle: minutes_var("XRAY_ARCHIVE_SETTLE_MINUTES", 60)?,
         from: time("from")?,
         to: time("to")?,

@@ -40,3 +40,33 @@ def archive(binary, samples, tmp_path_factory):
         check=True,
     )
     return out, json.loads(res.stdout)
+
+
+@pytest.fixture(scope="session")
+def moto(tmp_path_factory):
+    """The emulator's endpoints: {"clean": URL, "fault": URL}. tests/run.sh starts one and
+    exports XRAY_ARCHIVE_MOTO / XRAY_ARCHIVE_MOTO_FAULT; otherwise one is started here."""
+    if os.environ.get("XRAY_ARCHIVE_MOTO"):
+        yield {"clean": os.environ["XRAY_ARCHIVE_MOTO"], "fault": os.environ["XRAY_ARCHIVE_MOTO_FAULT"]}
+        return
+    import sys
+    import time
+
+    ports = tmp_path_factory.mktemp("moto") / "ports"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "moto_server.py"), "--ports-file", str(ports)])
+    try:
+        for _ in range(100):
+            if ports.exists():
+                break
+            assert proc.poll() is None, "moto_server.py exited"
+            time.sleep(0.2)
+        yield json.loads(ports.read_text())
+    finally:
+        proc.kill()
+
+
+@pytest.fixture(scope="session")
+def lambda_binary() -> pathlib.Path:
+    path = pathlib.Path(os.environ.get("XRAY_ARCHIVE_LAMBDA_BIN", ROOT / "target" / "debug" / "exporter"))
+    assert path.exists(), f"build the Lambda first (cargo build -p exporter --bins); {path} is missing"
+    return path

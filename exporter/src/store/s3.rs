@@ -12,7 +12,7 @@ use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::{ByteStream, DateTime};
 use aws_sdk_s3::types::{
     ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, ObjectLockMode,
-    ServerSideEncryption,
+    ObjectLockRetention, ObjectLockRetentionMode, ServerSideEncryption,
 };
 use base64_sha::sha256_base64;
 use bytes::Bytes;
@@ -257,7 +257,7 @@ impl S3Store {
             .await
             .map_err(|e| aws_error("S3", "CreateMultipartUpload", self.target(full), &e))?;
         let upload_id = created.upload_id().unwrap_or_default().to_owned();
-        let result = self.upload_parts(full, &upload_id, &bytes).await;
+        let result = self.upload_parts(key, full, &upload_id, &bytes).await;
         match result {
             Ok(etag) => Ok(etag),
             Err(e) => {
@@ -274,7 +274,13 @@ impl S3Store {
         }
     }
 
-    async fn upload_parts(&self, full: &str, upload_id: &str, bytes: &Bytes) -> Result<String> {
+    async fn upload_parts(
+        &self,
+        key: &str,
+        full: &str,
+        upload_id: &str,
+        bytes: &Bytes,
+    ) -> Result<String> {
         let mut parts = Vec::new();
         let size = self.options.part_size.max(5 << 20);
         for (i, start) in (0..bytes.len()).step_by(size).enumerate() {
@@ -321,6 +327,27 @@ impl S3Store {
             })
             .await
             .map_err(|e| aws_error("S3", "CompleteMultipartUpload", self.target(full), &e))?;
+        // The retention was requested at CreateMultipartUpload; it is set again on the
+        // completed version, so it holds even where a store (moto, some S3-compatible ones)
+        // ignores lock headers on multipart uploads. Setting the same retention is a no-op.
+        if let Some(lock) = self.options.lock {
+            let retention = ObjectLockRetention::builder()
+                .mode(retention_mode(lock.mode))
+                .retain_until_date(to_smithy(lock.retain_until(key)))
+                .build();
+            self.pacer
+                .call("PutObjectRetention", || {
+                    self.client
+                        .put_object_retention()
+                        .bucket(&self.bucket)
+                        .key(full)
+                        .set_version_id(out.version_id().map(str::to_owned))
+                        .retention(retention.clone())
+                        .send()
+                })
+                .await
+                .map_err(|e| aws_error("S3", "PutObjectRetention", self.target(full), &e))?;
+        }
         Ok(out.e_tag().unwrap_or_default().to_owned())
     }
 }
@@ -329,6 +356,13 @@ fn lock_mode(mode: LockMode) -> ObjectLockMode {
     match mode {
         LockMode::Compliance => ObjectLockMode::Compliance,
         LockMode::Governance => ObjectLockMode::Governance,
+    }
+}
+
+fn retention_mode(mode: LockMode) -> ObjectLockRetentionMode {
+    match mode {
+        LockMode::Compliance => ObjectLockRetentionMode::Compliance,
+        LockMode::Governance => ObjectLockRetentionMode::Governance,
     }
 }
 

@@ -1,0 +1,166 @@
+"""Helpers for the X-Ray export tests: emulator clients, synthetic payment traces, running the
+CLI against the emulator, and reading an S3 archive back with boto3 and pyarrow (neither is
+the code that wrote it)."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import io
+import json
+import os
+import random
+import subprocess
+import time
+
+import boto3
+import pyarrow.parquet as pq
+
+REGION = "us-east-1"
+CREDS = dict(region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test")
+
+
+def client(service: str, endpoint: str):
+    return boto3.client(service, endpoint_url=endpoint, **CREDS)
+
+
+def unique(name: str) -> str:
+    return f"{name}-{os.getpid()}-{random.randrange(10**9)}"
+
+
+def locked_bucket(endpoint: str, name: str) -> str:
+    bucket = unique(name)
+    client("s3", endpoint).create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+    return bucket
+
+
+def cli_env(endpoint: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_ENDPOINT_URL=endpoint,
+        AWS_REGION=REGION,
+        AWS_ACCESS_KEY_ID="test",
+        AWS_SECRET_ACCESS_KEY="test",
+    )
+    return env
+
+
+def rfc3339(epoch: int) -> str:
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def run_cli(binary, endpoint: str, *args, check=True) -> subprocess.CompletedProcess:
+    res = subprocess.run([str(binary), *args], capture_output=True, text=True, env=cli_env(endpoint))
+    if check and res.returncode != 0:
+        raise AssertionError(f"{args} exited {res.returncode}\nstdout:\n{res.stdout}\nstderr:\n{res.stderr}")
+    return res
+
+
+def payment_traces(base: int, hours: int, per_hour: int, tag: int) -> list[str]:
+    """Segment documents of `hours` x `per_hour` small payment traces starting at `base`
+    (an hour boundary): an API segment with a PaymentId and a Stripe subsegment document.
+    `tag` makes the ids distinct between tests sharing one emulator."""
+    docs = []
+    for h in range(hours):
+        for i in range(per_hour):
+            t = base + h * 3600 + 120 * i + 5
+            tid = f"1-{t:08x}-{tag:08x}{h:08x}{i:08x}"
+            root = f"{tag:04x}{h:06x}{i:06x}"
+            docs.append(json.dumps({
+                "name": "payments-api", "id": root, "trace_id": tid,
+                "start_time": t + 0.125, "end_time": t + 0.75, "origin": "AWS::Lambda::Function",
+                "http": {"request": {"method": "POST", "url": "https://api.example/payments"},
+                         "response": {"status": 201}},
+                "annotations": {"PaymentId": f"pay_{tag}_{h}_{i}", "PaymentProvider": "stripe"},
+            }))
+            docs.append(json.dumps({
+                "name": "stripe", "id": f"{tag:04x}{h:06x}{i + 1000:06x}", "trace_id": tid,
+                "parent_id": root, "type": "subsegment", "namespace": "remote",
+                "start_time": t + 0.25, "end_time": t + 0.5,
+                "http": {"request": {"method": "POST", "url": "https://api.stripe.com/v1/payment_intents"},
+                         "response": {"status": 200}},
+            }))
+    return docs
+
+
+def put_segments(endpoint: str, docs: list[str]) -> None:
+    xray = client("xray", endpoint)
+    for i in range(0, len(docs), 25):
+        res = xray.put_trace_segments(TraceSegmentDocuments=docs[i:i + 25])
+        assert not res["UnprocessedTraceSegments"], res
+
+
+class S3Archive:
+    """An archive in the emulator's S3, read with boto3."""
+
+    def __init__(self, endpoint: str, bucket: str, prefix: str):
+        self.s3 = client("s3", endpoint)
+        self.bucket, self.prefix = bucket, prefix.strip("/")
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+    def keys(self, under: str = "") -> list[str]:
+        out, token = [], None
+        while True:
+            kw = dict(Bucket=self.bucket, Prefix=f"{self.prefix}/{under}")
+            if token:
+                kw["ContinuationToken"] = token
+            page = self.s3.list_objects_v2(**kw)
+            out += [o["Key"][len(self.prefix) + 1:] for o in page.get("Contents", [])]
+            token = page.get("NextContinuationToken")
+            if not token:
+                return sorted(out)
+
+    def get(self, key: str) -> bytes:
+        return self.s3.get_object(Bucket=self.bucket, Key=f"{self.prefix}/{key}")["Body"].read()
+
+    def head(self, key: str) -> dict:
+        return self.s3.head_object(Bucket=self.bucket, Key=f"{self.prefix}/{key}")
+
+    def rows(self, table: str) -> list[dict]:
+        rows = []
+        for key in self.keys(f"v1/{table}/"):
+            rows += pq.read_table(io.BytesIO(self.get(key))).to_pylist()
+        return rows
+
+    def manifests(self) -> list[tuple[str, bytes, dict]]:
+        return [(k, b, json.loads(b)) for k in self.keys("_manifests/") for b in [self.get(k)]]
+
+    def checkpoint(self) -> dict:
+        return json.loads(self.get("_state/checkpoint.json"))
+
+
+def check_chain(archive) -> list[dict]:
+    """Asserts the manifests form one unbroken hash chain that the checkpoint ends, and that
+    the last manifest to list each object has its current SHA-256. Returns the manifests."""
+    manifests = archive.manifests()
+    assert manifests, "no manifests"
+    previous = None
+    for n, (key, raw, m) in enumerate(manifests, start=1):
+        assert m["seq"] == n, f"{key}: seq {m['seq']}, expected {n}"
+        if previous is None:
+            assert m["previous"] is None, key
+        else:
+            assert m["previous"] == {"key": previous[0], "sha256": hashlib.sha256(previous[1]).hexdigest()}, key
+        previous = (key, raw)
+    cp = archive.checkpoint()
+    assert cp["manifest"] == {"key": previous[0], "sha256": hashlib.sha256(previous[1]).hexdigest()}
+    assert cp["seq"] == len(manifests)
+    latest = {}
+    for _, _, m in manifests:
+        for o in m["objects"]:
+            latest[o["key"]] = o
+    for key, o in latest.items():
+        assert hashlib.sha256(archive.get(key)).hexdigest() == o["sha256"], key
+    return [m for _, _, m in manifests]
+
+
+def wait_until(predicate, timeout=10.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
