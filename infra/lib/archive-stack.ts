@@ -133,6 +133,10 @@ export class ArchiveStack extends Stack {
         XRAY_ARCHIVE_RETENTION_YEARS: String(c.retentionYears),
         XRAY_ARCHIVE_LOCK_MODE: c.lockMode,
         XRAY_ARCHIVE_KMS_KEY_ID: key.keyArn,
+        // A window is exported an hour after it ends; the re-sweep then catches segments
+        // that arrive later (X-Ray accepts them for 7 days).
+        XRAY_ARCHIVE_SETTLE_MINUTES: '60',
+        XRAY_ARCHIVE_RESWEEP: 'true',
       },
     });
     this.exporter.addToRolePolicy(
@@ -146,7 +150,8 @@ export class ArchiveStack extends Stack {
     this.exporter.addToRolePolicy(
       new iam.PolicyStatement({
         sid: 'WriteArchive',
-        actions: ['s3:PutObject', 's3:PutObjectRetention', 's3:PutObjectLegalHold', 's3:GetObject'],
+        // AbortMultipartUpload: a failed multipart upload of a large part is cleaned up.
+        actions: ['s3:PutObject', 's3:PutObjectRetention', 's3:PutObjectLegalHold', 's3:GetObject', 's3:AbortMultipartUpload'],
         resources: [this.bucket.arnForObjects('v1/*'), this.bucket.arnForObjects('_manifests/*'), this.bucket.arnForObjects('_state/*'), this.bucket.arnForObjects('_quarantine/*')],
       }),
     );

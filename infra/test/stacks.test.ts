@@ -132,7 +132,7 @@ test('IAM: least privilege, no wildcard actions, archive writes only on archive 
   }
   const write = statements(archive).find((s) => s.Sid === 'WriteArchive');
   assert.ok(write, 'archive write statement');
-  assert.deepEqual([...write.Action].sort(), ['s3:GetObject', 's3:PutObject', 's3:PutObjectLegalHold', 's3:PutObjectRetention']);
+  assert.deepEqual([...write.Action].sort(), ['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject', 's3:PutObjectLegalHold', 's3:PutObjectRetention']);
   const resources = JSON.stringify(write.Resource);
   for (const prefix of ['/v1/*', '/_manifests/*', '/_state/*', '/_quarantine/*']) {
     assert.ok(resources.includes(prefix), `${prefix} in ${resources}`);

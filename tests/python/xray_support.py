@@ -61,9 +61,10 @@ def payment_traces(base: int, hours: int, per_hour: int, tag: int) -> list[str]:
     (an hour boundary): an API segment with a PaymentId and a Stripe subsegment document.
     `tag` makes the ids distinct between tests sharing one emulator."""
     docs = []
+    step = max(1, 3000 // per_hour)
     for h in range(hours):
         for i in range(per_hour):
-            t = base + h * 3600 + 120 * i + 5
+            t = base + h * 3600 + step * i + 5
             tid = f"1-{t:08x}-{tag:08x}{h:08x}{i:08x}"
             root = f"{tag:04x}{h:06x}{i:06x}"
             docs.append(json.dumps({
