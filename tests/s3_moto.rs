@@ -84,6 +84,28 @@ async fn large_parts_go_up_in_parts_with_retention() {
     store.put(key, big.clone()).await.unwrap();
     assert_eq!(store.get(key).await.unwrap(), Some(big));
     let small = "v1/spans/dt=2026-01-02/part-03.parquet";
+    let kms = S3Store::new(
+        client.clone(),
+        &format!("s3://{bucket}/kms"),
+        S3Options {
+            kms_key_id: Some("alias/xray-archive".into()),
+            ..S3Options::default()
+        },
+    )
+    .unwrap();
+    kms.put(small, Bytes::from_static(b"sealed")).await.unwrap();
+    let head = client
+        .head_object()
+        .bucket(&bucket)
+        .key(format!("kms/{small}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        head.server_side_encryption().map(|s| s.as_str()),
+        Some("aws:kms")
+    );
+    assert_eq!(head.ssekms_key_id(), Some("alias/xray-archive"));
     store
         .put(small, Bytes::from_static(b"small"))
         .await

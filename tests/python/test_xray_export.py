@@ -386,3 +386,19 @@ def test_lambda_reports_bad_configuration_as_non_retryable(lambda_binary, moto):
     assert what == "error", body
     assert body["errorType"] == "XrayArchive.NonRetryable"
     assert "forever" in body["errorMessage"]
+
+
+def test_export_from_xray_into_a_local_directory(binary, moto, tmp_path):
+    base = this_hour() - 450 * HOUR
+    docs = payment_traces(base, hours=2, per_hour=2, tag=0x10CA)
+    put_segments(moto["clean"], docs)
+    out = run_cli(binary, moto["clean"], "export", "--source", "xray", "--archive", str(tmp_path),
+                  "--from", rfc3339(base), "--to", rfc3339(base + 2 * HOUR), "--json")
+    assert json.loads(out.stdout)["traces"] == 4
+    rows = ds.dataset(tmp_path / "v1" / "segments", format="parquet", partitioning="hive").to_table().to_pylist()
+    assert {(r["trace_id"], r["segment_id"]): r["document"] for r in rows} == docs_by_key(docs)
+    assert len(list((tmp_path / "_manifests").iterdir())) == 2
+    cp = json.loads((tmp_path / "_state" / "checkpoint.json").read_text())
+    assert cp["seq"] == 2 and cp.get("lease") is None
+    text = run_cli(binary, moto["clean"], "status", "--archive", str(tmp_path)).stdout
+    assert "2 manifests" in text, text
