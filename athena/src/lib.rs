@@ -1,6 +1,13 @@
-//! Athena DDL generated from the archive schema; later, saved compliance queries, the
-//! Athena client and the local DataFusion engine.
+//! Athena DDL generated from the archive schema, the saved compliance queries (one SQL text
+//! for Athena and DataFusion), and the local DataFusion engine that runs them over an
+//! archive directory.
 
 pub mod ddl;
+pub mod local;
+pub mod output;
+pub mod saved;
 
 pub use ddl::{DEFAULT_DATABASE, DEFAULT_SINCE, DdlError, DdlOptions, ddl};
+pub use local::{EngineError, LocalEngine};
+pub use output::{Format, format};
+pub use saved::{QueryError, SavedQuery, saved_queries, saved_query};

@@ -8,6 +8,7 @@
 mod demo;
 mod export;
 mod output;
+mod query;
 mod xray;
 
 use std::path::PathBuf;
@@ -185,6 +186,38 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run SQL over a local archive with the embedded engine (DataFusion): a saved compliance
+    /// query or your own statement.
+    ///
+    /// Tables: segments, spans, traces (partitioned by dt, a 'YYYY-MM-DD' string) and
+    /// payment_index (partitioned by bucket), exactly as the Athena DDL declares them, so a
+    /// statement that runs here runs on Athena too. Name a dt range to read only those days.
+    ///
+    /// Examples:
+    ///   xray-archive query --list
+    ///   xray-archive query --archive ./archive --saved failed_webhooks --param since=2026-03-01 --param until=2026-03-31
+    ///   xray-archive query --archive ./archive --sql "SELECT dt, count(*) FROM traces GROUP BY dt" --format csv
+    #[command(verbatim_doc_comment)]
+    Query {
+        /// Archive directory.
+        #[arg(long, value_name = "DIR", required_unless_present = "list")]
+        archive: Option<PathBuf>,
+        /// A saved query by name (see --list).
+        #[arg(long, value_name = "NAME", conflicts_with = "sql", required_unless_present_any = ["sql", "list"])]
+        saved: Option<String>,
+        /// A parameter of the saved query, as name=value (repeat for each).
+        #[arg(long = "param", value_name = "NAME=VALUE", requires = "saved")]
+        params: Vec<String>,
+        /// Your own SQL statement.
+        #[arg(long, value_name = "SQL")]
+        sql: Option<String>,
+        /// List the saved queries with what they answer and their parameters.
+        #[arg(long)]
+        list: bool,
+        /// Output: an aligned table, CSV or JSON.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
     /// Print the Athena DDL for an archive in S3: the database and one table per v1 table.
     ///
     /// Every column carries a COMMENT, and partitions use projection (dt as a date from
@@ -214,6 +247,17 @@ enum Command {
         #[arg(long, value_name = "DIR", default_value = "xray-archive-demo")]
         archive: PathBuf,
     },
+}
+
+/// Output formats of `query`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum OutputFormat {
+    /// An aligned text table.
+    Table,
+    /// CSV with a header line.
+    Csv,
+    /// A JSON array of objects.
+    Json,
 }
 
 /// Sets up logging to stderr. `RUST_LOG` wins over `-v`.
@@ -289,5 +333,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { archive } => demo::run(&archive).await,
+        Command::Query {
+            archive,
+            saved,
+            params,
+            sql,
+            list,
+            format,
+        } => {
+            if list {
+                query::list();
+                return Ok(ExitCode::SUCCESS);
+            }
+            let archive = archive.expect("clap requires --archive");
+            let format = match format {
+                OutputFormat::Table => athena::Format::Table,
+                OutputFormat::Csv => athena::Format::Csv,
+                OutputFormat::Json => athena::Format::Json,
+            };
+            query::run(&archive, saved.as_deref(), &params, sql.as_deref(), format).await
+        }
     }
 }

@@ -1,0 +1,97 @@
+//! Every saved query runs on the local engine over a generated archive of payment traces and
+//! returns the rows in its golden file (`tests/golden/queries/<name>.csv`; `UPDATE_GOLDEN=1`
+//! rewrites them after a reviewed change).
+
+#[path = "../exporter/benches/payment_traces.rs"]
+mod payment_traces;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use athena::{Format, LocalEngine, format, saved_queries};
+use exporter::{LocalDirStore, WriterConfig, export_inputs};
+
+/// 2,000 payment traces from 2026-03-02, one a minute on average: two days.
+async fn archive(dir: &Path) {
+    let mut generator = payment_traces::PaymentTraces::new(7, 1_772_409_600.0);
+    let mut lines = Vec::new();
+    for _ in 0..400 {
+        lines.push(generator.batch_get_traces(5, 60.0).0);
+    }
+    let input = lines.join("\n");
+    let store = LocalDirStore::open(dir).unwrap();
+    let summary = export_inputs(
+        &[("generated.jsonl", input.as_bytes())],
+        &store,
+        WriterConfig::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(summary.traces, 2000);
+    assert!(summary.quarantined.is_empty());
+}
+
+fn golden(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("golden/queries")
+        .join(format!("{name}.csv"))
+}
+
+#[tokio::test]
+async fn every_saved_query_returns_its_golden_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    archive(dir.path()).await;
+    let engine = LocalEngine::open(dir.path()).await.unwrap();
+    let correlation = format(
+        &engine
+            .sql("SELECT correlation_id FROM spans WHERE payment_id = 'pay_000000000011' AND correlation_id IS NOT NULL LIMIT 1")
+            .await
+            .unwrap(),
+        Format::Csv,
+    )
+    .unwrap();
+    let correlation = correlation
+        .lines()
+        .nth(1)
+        .expect("a correlation id")
+        .to_owned();
+    let params: BTreeMap<&str, String> = BTreeMap::from([
+        ("since", "2026-03-02".into()),
+        ("until", "2026-03-03".into()),
+        ("payment_id", "pay_000000000011".into()),
+        ("correlation_id", correlation),
+        ("min_ms", "900".into()),
+        ("max_receives", "3".into()),
+    ]);
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let mut failures = Vec::new();
+    for q in saved_queries() {
+        let args = q
+            .params
+            .iter()
+            .map(|p| (p.name.clone(), params[p.name.as_str()].clone()))
+            .collect();
+        let sql = q.render(&args).unwrap();
+        let rows = engine
+            .sql(&sql)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}\n{sql}", q.name));
+        let csv = format(&rows, Format::Csv).unwrap();
+        let path = golden(q.name);
+        if update {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &csv).unwrap();
+            continue;
+        }
+        let want = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+            panic!(
+                "{} missing; run with UPDATE_GOLDEN=1 and review it",
+                path.display()
+            )
+        });
+        if want != csv {
+            failures.push(format!("{}: got\n{csv}\nwant\n{want}", q.name));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
