@@ -1,6 +1,6 @@
-//! Every saved query runs on the local engine over a generated archive of payment traces and
-//! returns the rows in its golden file (`tests/golden/queries/<name>.csv`; `UPDATE_GOLDEN=1`
-//! rewrites them after a reviewed change).
+//! The query side over generated archives of payment traces: every saved query returns the
+//! rows in its golden file (`tests/golden/queries/<name>.csv`; `UPDATE_GOLDEN=1` rewrites
+//! them after a reviewed change), and `lookup` finds exactly what a full scan finds.
 
 #[path = "../exporter/benches/payment_traces.rs"]
 mod payment_traces;
@@ -8,7 +8,7 @@ mod payment_traces;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use athena::{Format, LocalEngine, format, saved_queries};
+use athena::{Format, LocalEngine, LookupError, format, lookup, saved_queries};
 use exporter::{LocalDirStore, WriterConfig, export_inputs};
 
 /// 2,000 payment traces from 2026-03-02, one a minute on average: two days.
@@ -94,4 +94,78 @@ async fn every_saved_query_returns_its_golden_rows() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Two generators with the same seed, 40 days apart: every payment id has two traces, on
+/// different days and in different months.
+async fn two_visit_archive(dir: &Path) {
+    let mut lines = Vec::new();
+    for start in [1_772_409_600.0, 1_772_409_600.0 + 40.0 * 86_400.0] {
+        let mut generator = payment_traces::PaymentTraces::new(3, start);
+        for _ in 0..60 {
+            lines.push(generator.batch_get_traces(5, 30.0).0);
+        }
+    }
+    let input = lines.join("\n");
+    let store = LocalDirStore::open(dir).unwrap();
+    export_inputs(
+        &[("generated.jsonl", input.as_bytes())],
+        &store,
+        WriterConfig::default(),
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn lookup_finds_what_a_full_scan_finds() {
+    let dir = tempfile::tempdir().unwrap();
+    two_visit_archive(dir.path()).await;
+    let store = LocalDirStore::open(dir.path()).unwrap();
+    let engine = LocalEngine::open(dir.path()).await.unwrap();
+    for n in [1, 7, 42, 150, 299, 300] {
+        let id = format!("pay_{n:012}");
+        let story = lookup(&store, &id).await.unwrap();
+        let mut got: Vec<String> = story
+            .traces
+            .iter()
+            .flat_map(|t| {
+                t.spans
+                    .iter()
+                    .map(move |s| format!("{},{}", t.trace_id, s.id))
+            })
+            .collect();
+        got.sort();
+        let scan = engine
+            .sql(&format!(
+                "SELECT trace_id, id FROM spans WHERE trace_id IN \
+                 (SELECT trace_id FROM spans WHERE payment_id = '{id}') ORDER BY trace_id, id"
+            ))
+            .await
+            .unwrap();
+        let want: Vec<String> = format(&scan, Format::Csv)
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(got, want, "{id}");
+        assert_eq!(story.traces.len(), 2, "{id}: one trace in each visit");
+        let days: std::collections::BTreeSet<&str> =
+            story.traces.iter().map(|t| t.dt.as_str()).collect();
+        assert_eq!(days.len(), 2, "{id}");
+        // One payment_index file per month holding the bucket, one spans part per trace.
+        assert!(story.read.files <= 4, "{id}: {:?}", story.read);
+        assert!(
+            story
+                .traces
+                .windows(2)
+                .all(|w| w[0].start_us <= w[1].start_us)
+        );
+    }
+    let unknown = lookup(&store, "pay_nope").await;
+    assert!(
+        matches!(unknown, Err(LookupError::Unknown { .. })),
+        "{unknown:?}"
+    );
 }

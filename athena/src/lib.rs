@@ -4,10 +4,12 @@
 
 pub mod ddl;
 pub mod local;
+pub mod lookup;
 pub mod output;
 pub mod saved;
 
 pub use ddl::{DEFAULT_DATABASE, DEFAULT_SINCE, DdlError, DdlOptions, ddl};
 pub use local::{EngineError, LocalEngine};
+pub use lookup::{LookupError, PaymentStory, lookup, render_tree};
 pub use output::{Format, format};
 pub use saved::{QueryError, SavedQuery, saved_queries, saved_query};

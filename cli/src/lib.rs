@@ -218,6 +218,28 @@ enum Command {
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,
     },
+    /// The whole story of one payment, for a chargeback investigator: every trace that carries
+    /// its PaymentId, as one timeline, with the first failure marked.
+    ///
+    /// No date is needed: the payment's payment_index bucket (one of 64) names its traces and
+    /// days, and only those hourly parts are read. Exits 1 with a clear message when the
+    /// payment id is not in the archive.
+    ///
+    /// Examples:
+    ///   xray-archive lookup --archive ./archive --payment-id pay_000000000042
+    ///   xray-archive lookup --archive s3://audit-archive/prod --payment-id pay_abc123 --format json
+    #[command(verbatim_doc_comment)]
+    Lookup {
+        /// Archive: a local directory or s3://BUCKET/PREFIX.
+        #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+        archive: String,
+        /// The PaymentId annotation to look up.
+        #[arg(long, value_name = "ID")]
+        payment_id: String,
+        /// tree: for the terminal; json: every trace id and span, for programs.
+        #[arg(long, value_enum, default_value_t = LookupFormat::Tree)]
+        format: LookupFormat,
+    },
     /// Print the Athena DDL for an archive in S3: the database and one table per v1 table.
     ///
     /// Every column carries a COMMENT, and partitions use projection (dt as a date from
@@ -257,6 +279,15 @@ enum OutputFormat {
     /// CSV with a header line.
     Csv,
     /// A JSON array of objects.
+    Json,
+}
+
+/// Output formats of `lookup`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LookupFormat {
+    /// A tree for the terminal.
+    Tree,
+    /// JSON with every trace id and span.
     Json,
 }
 
@@ -333,6 +364,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { archive } => demo::run(&archive).await,
+        Command::Lookup {
+            archive,
+            payment_id,
+            format,
+        } => {
+            let store = AnyStore::open(&archive, S3Options::default()).await?;
+            let story = athena::lookup(&store, &payment_id).await?;
+            match format {
+                LookupFormat::Tree => print!("{}", athena::render_tree(&story)),
+                LookupFormat::Json => println!("{}", serde_json::to_string_pretty(&story)?),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Query {
             archive,
             saved,

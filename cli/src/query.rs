@@ -42,7 +42,11 @@ pub async fn run(
     let engine = LocalEngine::open(archive).await?;
     let rows = engine.sql(&statement).await?;
     let n: usize = rows.iter().map(|b| b.num_rows()).sum();
-    println!("{}", format(&rows, out)?);
+    if n == 0 && out == Format::Table {
+        println!("(no rows)");
+    } else {
+        println!("{}", format(&rows, out)?);
+    }
     if out == Format::Table {
         eprintln!("{n} rows");
     }

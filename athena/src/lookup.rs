@@ -1,0 +1,463 @@
+//! The payment lookup: every trace of one payment as one timeline, read through
+//! `payment_index` with no date given.
+//!
+//! 1. `payment_index` has 64 hash buckets; the payment's bucket holds one small part per
+//!    month, so the lookup reads at most one bucket (about 84 files over 7 years).
+//! 2. Each trace id names its own hourly part (`dt` and hour come from the id), so the
+//!    spans of every trace are read from exactly one file each.
+//!
+//! Works over any archive store: a local directory or S3.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{Int32Type, Int64Type};
+use exporter::ArchiveStore;
+use exporter::parquet_io::decode;
+use schema::TracePlacement;
+use schema::v1::{Table, part_key, payment_bucket};
+use serde::Serialize;
+
+/// Errors of a lookup.
+#[derive(Debug, thiserror::Error)]
+pub enum LookupError {
+    /// No trace of the archive carries the payment id.
+    #[error(
+        "payment id {payment_id:?} is not in this archive: payment_index bucket {bucket:02} \
+         ({files} files) has no row for it. Check the id (PaymentId annotation, such as \
+         pay_000000000042) and the archive"
+    )]
+    Unknown {
+        /// The id asked for.
+        payment_id: String,
+        /// Its bucket.
+        bucket: u32,
+        /// Files read.
+        files: u64,
+    },
+    /// Reading the archive failed.
+    #[error(transparent)]
+    Store(#[from] exporter::Error),
+}
+
+/// One span of a trace, in time order.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SpanView {
+    /// Span id.
+    pub id: String,
+    /// Caller span id.
+    pub parent_id: Option<String>,
+    /// Service or operation name.
+    pub name: String,
+    /// Nesting depth in the timeline (0 for the trace's root).
+    pub level: usize,
+    /// Start, microseconds since the epoch.
+    pub start_us: i64,
+    /// Duration in microseconds; `None` while in progress.
+    pub duration_us: Option<i64>,
+    /// HTTP status.
+    pub http_status: Option<i32>,
+    /// Client error.
+    pub error: bool,
+    /// Server error.
+    pub fault: bool,
+    /// AWS operation (PutItem, SendMessage).
+    pub aws_operation: Option<String>,
+    /// First exception's message.
+    pub exception: Option<String>,
+}
+
+/// One trace of the payment.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TraceView {
+    /// Trace id.
+    pub trace_id: String,
+    /// Partition.
+    pub dt: String,
+    /// What part of the payment's story it is: `creation`, `webhook`, `prism delivery`,
+    /// `dlq replay`, or the root service's name.
+    pub stage: String,
+    /// Start, microseconds since the epoch.
+    pub start_us: i64,
+    /// Duration in microseconds.
+    pub duration_us: Option<i64>,
+    /// Any span failed with a client error.
+    pub error: bool,
+    /// Any span failed with a server error.
+    pub fault: bool,
+    /// Spans in time order, each with its nesting level.
+    pub spans: Vec<SpanView>,
+}
+
+/// Where the story first went wrong.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FailurePoint {
+    /// The trace.
+    pub trace_id: String,
+    /// The span.
+    pub span_id: String,
+    /// Its name.
+    pub name: String,
+    /// `fault` or `error`.
+    pub kind: String,
+    /// When, microseconds since the epoch.
+    pub start_us: i64,
+    /// The exception message, if any.
+    pub exception: Option<String>,
+}
+
+/// What a lookup read.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct ReadStats {
+    /// Objects read.
+    pub files: u64,
+    /// Bytes read.
+    pub bytes: u64,
+}
+
+/// The whole story of one payment.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PaymentStory {
+    /// The payment id.
+    pub payment_id: String,
+    /// Its traces in time order.
+    pub traces: Vec<TraceView>,
+    /// Stages the story has no trace for, such as a webhook that never arrived.
+    pub missing: Vec<String>,
+    /// The earliest failing span, highlighted in every view.
+    pub first_failure: Option<FailurePoint>,
+    /// What was read.
+    pub read: ReadStats,
+}
+
+/// Finds every trace of `payment_id` and rebuilds its timeline.
+pub async fn lookup(
+    store: &impl ArchiveStore,
+    payment_id: &str,
+) -> Result<PaymentStory, LookupError> {
+    let mut read = ReadStats::default();
+    let bucket = payment_bucket(payment_id);
+    let prefix = format!("v1/{}/bucket={bucket:02}/", Table::PaymentIndex.name());
+    let mut traces: BTreeSet<String> = BTreeSet::new();
+    for meta in store.list(&prefix).await? {
+        let Some(bytes) = store.get(&meta.key).await? else {
+            continue;
+        };
+        read.files += 1;
+        read.bytes += bytes.len() as u64;
+        for batch in decode(&meta.key, bytes)? {
+            let ids = strings(&batch, "payment_id");
+            let trace_ids = strings(&batch, "trace_id");
+            for i in 0..batch.num_rows() {
+                if ids.value(i) == payment_id {
+                    traces.insert(trace_ids.value(i).to_owned());
+                }
+            }
+        }
+    }
+    if traces.is_empty() {
+        return Err(LookupError::Unknown {
+            payment_id: payment_id.to_owned(),
+            bucket,
+            files: read.files,
+        });
+    }
+    // One hourly spans part per trace placement.
+    let mut by_part: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
+    for t in &traces {
+        if let Some(p) = TracePlacement::of(t) {
+            by_part
+                .entry(part_key(Table::Spans, &p))
+                .or_insert_with(|| (p.partition(), Vec::new()))
+                .1
+                .push(t.clone());
+        }
+    }
+    let mut views = Vec::new();
+    for (key, (partition, ids)) in by_part {
+        let Some(bytes) = store.get(&key).await? else {
+            continue;
+        };
+        read.files += 1;
+        read.bytes += bytes.len() as u64;
+        let batches = decode(&key, bytes)?;
+        for id in ids {
+            let spans = spans_of(&batches, &id);
+            if !spans.is_empty() {
+                let dt = partition.trim_start_matches("dt=").to_owned();
+                views.push(trace_view(id, dt, spans));
+            }
+        }
+    }
+    views.sort_by(|a, b| (a.start_us, &a.trace_id).cmp(&(b.start_us, &b.trace_id)));
+    let first_failure = views
+        .iter()
+        .flat_map(|t| t.spans.iter().map(move |s| (t, s)))
+        .filter(|(_, s)| s.fault || s.error)
+        .min_by_key(|(t, s)| (s.start_us, s.level, t.trace_id.clone()))
+        .map(|(t, s)| FailurePoint {
+            trace_id: t.trace_id.clone(),
+            span_id: s.id.clone(),
+            name: s.name.clone(),
+            kind: if s.fault { "fault" } else { "error" }.into(),
+            start_us: s.start_us,
+            exception: s.exception.clone(),
+        });
+    let stages: BTreeSet<&str> = views.iter().map(|t| t.stage.as_str()).collect();
+    let missing = ["creation", "webhook"]
+        .into_iter()
+        .filter(|s| !stages.contains(s))
+        .map(|s| match s {
+            "webhook" => {
+                "webhook: no Stripe webhook trace for this payment (scenario 1: never delivered?)"
+                    .to_owned()
+            }
+            other => format!("{other}: no trace"),
+        })
+        .collect();
+    Ok(PaymentStory {
+        payment_id: payment_id.to_owned(),
+        traces: views,
+        missing,
+        first_failure,
+        read,
+    })
+}
+
+fn strings<'a>(batch: &'a RecordBatch, name: &str) -> &'a arrow::array::StringArray {
+    batch
+        .column_by_name(name)
+        .unwrap_or_else(|| panic!("v1 column {name}"))
+        .as_string::<i32>()
+}
+
+fn opt_string(batch: &RecordBatch, name: &str, i: usize) -> Option<String> {
+    let col = strings(batch, name);
+    col.is_valid(i).then(|| col.value(i).to_owned())
+}
+
+fn flag(batch: &RecordBatch, name: &str, i: usize) -> bool {
+    let col = batch
+        .column_by_name(name)
+        .expect("flag column")
+        .as_boolean();
+    col.is_valid(i) && col.value(i)
+}
+
+/// The rows of `trace_id` in a spans part, in time order.
+fn spans_of(batches: &[RecordBatch], trace_id: &str) -> Vec<SpanView> {
+    let mut out = Vec::new();
+    for b in batches {
+        let trace = strings(b, "trace_id");
+        let start = b
+            .column_by_name("start_us")
+            .expect("start_us")
+            .as_primitive::<Int64Type>();
+        let duration = b
+            .column_by_name("duration_us")
+            .expect("duration_us")
+            .as_primitive::<Int64Type>();
+        let status = b
+            .column_by_name("http_status")
+            .expect("http_status")
+            .as_primitive::<Int32Type>();
+        for i in 0..b.num_rows() {
+            if trace.value(i) != trace_id {
+                continue;
+            }
+            out.push(SpanView {
+                id: strings(b, "id").value(i).to_owned(),
+                parent_id: opt_string(b, "parent_id", i),
+                name: strings(b, "name").value(i).to_owned(),
+                level: 0,
+                start_us: start.value(i),
+                duration_us: duration.is_valid(i).then(|| duration.value(i)),
+                http_status: status.is_valid(i).then(|| status.value(i)),
+                error: flag(b, "error", i),
+                fault: flag(b, "fault", i),
+                aws_operation: opt_string(b, "aws_operation", i),
+                exception: opt_string(b, "exception_message", i),
+            });
+        }
+    }
+    out
+}
+
+/// Orders spans as a tree (depth first, children by start time) and sets their levels.
+fn trace_view(trace_id: String, dt: String, spans: Vec<SpanView>) -> TraceView {
+    let ids: BTreeSet<&str> = spans.iter().map(|s| s.id.as_str()).collect();
+    let mut children: BTreeMap<Option<String>, Vec<usize>> = BTreeMap::new();
+    for (i, s) in spans.iter().enumerate() {
+        let parent = s.parent_id.clone().filter(|p| ids.contains(p.as_str()));
+        children.entry(parent).or_default().push(i);
+    }
+    for list in children.values_mut() {
+        list.sort_by_key(|&i| (spans[i].start_us, spans[i].id.clone()));
+    }
+    let mut order = Vec::with_capacity(spans.len());
+    let mut stack: Vec<(usize, usize)> = children
+        .get(&None)
+        .map(|r| r.iter().rev().map(|&i| (i, 0)).collect())
+        .unwrap_or_default();
+    while let Some((i, level)) = stack.pop() {
+        order.push((i, level));
+        if let Some(kids) = children.get(&Some(spans[i].id.clone())) {
+            stack.extend(kids.iter().rev().map(|&k| (k, level + 1)));
+        }
+    }
+    let ordered: Vec<SpanView> = order
+        .into_iter()
+        .map(|(i, level)| SpanView {
+            level,
+            ..spans[i].clone()
+        })
+        .collect();
+    let start_us = ordered.iter().map(|s| s.start_us).min().unwrap_or(0);
+    let end_us = ordered
+        .iter()
+        .filter_map(|s| s.duration_us.map(|d| s.start_us + d))
+        .max();
+    let stage = stage_of(&ordered);
+    TraceView {
+        trace_id,
+        dt,
+        stage,
+        start_us,
+        duration_us: end_us.map(|e| e - start_us),
+        error: ordered.iter().any(|s| s.error),
+        fault: ordered.iter().any(|s| s.fault),
+        spans: ordered,
+    }
+}
+
+/// The part of a payment's story a trace tells, from its services and routes.
+fn stage_of(spans: &[SpanView]) -> String {
+    let names: Vec<&str> = spans.iter().map(|s| s.name.as_str()).collect();
+    let has = |needle: &str| {
+        names
+            .iter()
+            .any(|n| n.to_ascii_lowercase().contains(needle))
+    };
+    if has("replay") {
+        "dlq replay".into()
+    } else if has("prismdelivery") || names.iter().any(|n| *n == "VaultLink-PrismDelivery") {
+        "prism delivery".into()
+    } else if has("webhook") {
+        "webhook".into()
+    } else if has("paymentservice") || has("create-payment") {
+        "creation".into()
+    } else {
+        names.first().copied().unwrap_or("trace").to_owned()
+    }
+}
+
+/// `2026-03-02T00:07:26.083Z` for microseconds since the epoch.
+pub fn time_label(us: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(us)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+        .unwrap_or_else(|| us.to_string())
+}
+
+fn ms(us: Option<i64>) -> String {
+    us.map_or_else(
+        || "in progress".into(),
+        |d| format!("{:.1} ms", d as f64 / 1000.0),
+    )
+}
+
+/// The story as a terminal tree, the first failure marked with `<-- FIRST FAILURE`.
+pub fn render_tree(story: &PaymentStory) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let first = story.first_failure.as_ref();
+    let _ = writeln!(
+        out,
+        "Payment {}: {} trace{}",
+        story.payment_id,
+        story.traces.len(),
+        if story.traces.len() == 1 { "" } else { "s" }
+    );
+    for t in &story.traces {
+        let status = if t.fault {
+            "FAULT"
+        } else if t.error {
+            "ERROR"
+        } else {
+            "ok"
+        };
+        let _ = writeln!(
+            out,
+            "\n{} {}  {}  {}  {}",
+            t.stage,
+            t.trace_id,
+            time_label(t.start_us),
+            ms(t.duration_us),
+            status
+        );
+        for s in &t.spans {
+            let offset = (s.start_us - t.start_us) as f64 / 1000.0;
+            let mut flags = Vec::new();
+            if let Some(code) = s.http_status {
+                flags.push(code.to_string());
+            }
+            if let Some(op) = &s.aws_operation {
+                flags.push(op.clone());
+            }
+            if s.fault {
+                flags.push("fault".into());
+            }
+            if s.error {
+                flags.push("error".into());
+            }
+            let marker = match first {
+                Some(f) if f.trace_id == t.trace_id && f.span_id == s.id => "  <-- FIRST FAILURE",
+                _ => "",
+            };
+            let _ = writeln!(
+                out,
+                "  {:indent$}{} [+{offset:.1} ms, {}] {}{marker}",
+                "",
+                s.name,
+                ms(s.duration_us),
+                flags.join(" "),
+                indent = 2 * s.level
+            );
+            if let Some(e) = s.exception.as_ref().filter(|_| !marker.is_empty()) {
+                let _ = writeln!(
+                    out,
+                    "  {:indent$}  exception: {e}",
+                    "",
+                    indent = 2 * s.level
+                );
+            }
+        }
+    }
+    for m in &story.missing {
+        let _ = writeln!(out, "\nmissing: {m}");
+    }
+    match first {
+        Some(f) => {
+            let _ = writeln!(
+                out,
+                "\nFirst failure: {} ({}) in trace {} at {}{}",
+                f.name,
+                f.kind,
+                f.trace_id,
+                time_label(f.start_us),
+                f.exception
+                    .as_ref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
+            );
+        }
+        None => {
+            let _ = writeln!(out, "\nNo span of this payment failed.");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "Read {} files, {} bytes (one payment_index bucket, one spans part per trace hour).",
+        story.read.files, story.read.bytes
+    );
+    out
+}
