@@ -340,7 +340,7 @@ fn stage_of(spans: &[SpanView]) -> String {
     };
     if has("replay") {
         "dlq replay".into()
-    } else if has("prismdelivery") || names.iter().any(|n| *n == "VaultLink-PrismDelivery") {
+    } else if has("prismdelivery") {
         "prism delivery".into()
     } else if has("webhook") {
         "webhook".into()
