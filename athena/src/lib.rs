@@ -2,6 +2,7 @@
 //! for Athena and DataFusion), and the local DataFusion engine that runs them over an
 //! archive directory.
 
+pub mod client;
 pub mod ddl;
 pub mod local;
 pub mod lookup;

@@ -197,11 +197,17 @@ enum Command {
     ///   xray-archive query --list
     ///   xray-archive query --archive ./archive --saved failed_webhooks --param since=2026-03-01 --param until=2026-03-31
     ///   xray-archive query --archive ./archive --sql "SELECT dt, count(*) FROM traces GROUP BY dt" --format csv
+    ///   xray-archive query --athena --workgroup xray-archive --saved slow_payments --param since=... --param until=... --param min_ms=3000
     #[command(verbatim_doc_comment)]
     Query {
-        /// Archive directory.
-        #[arg(long, value_name = "DIR", required_unless_present = "list")]
-        archive: Option<PathBuf>,
+        /// Archive: a local directory or s3://BUCKET/PREFIX (read with the embedded engine).
+        #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX", required_unless_present_any = ["list", "athena"])]
+        archive: Option<String>,
+        /// Run on Athena instead, in --workgroup and --database (after `register`).
+        #[arg(long, conflicts_with = "archive")]
+        athena: bool,
+        #[command(flatten)]
+        workgroup: WorkgroupArgs,
         /// A saved query by name (see --list).
         #[arg(long, value_name = "NAME", conflicts_with = "sql", required_unless_present_any = ["sql", "list"])]
         saved: Option<String>,
@@ -240,6 +246,24 @@ enum Command {
         #[arg(long, value_enum, default_value_t = LookupFormat::Tree)]
         format: LookupFormat,
     },
+    /// Create the Athena tables and the saved queries for an archive in S3.
+    ///
+    /// Runs the DDL (the same as `ddl` prints) in the workgroup, then creates every saved
+    /// query as an Athena named query, so compliance officers find them in the console.
+    ///
+    /// Example:
+    ///   xray-archive register --archive s3://audit-archive/prod --workgroup xray-archive
+    #[command(verbatim_doc_comment)]
+    Register {
+        /// Archive root in S3.
+        #[arg(long, value_name = "s3://BUCKET/PREFIX")]
+        archive: String,
+        #[command(flatten)]
+        workgroup: WorkgroupArgs,
+        /// First day the dt projection covers (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE", default_value = athena::DEFAULT_SINCE)]
+        since: chrono::NaiveDate,
+    },
     /// Print the Athena DDL for an archive in S3: the database and one table per v1 table.
     ///
     /// Every column carries a COMMENT, and partitions use projection (dt as a date from
@@ -269,6 +293,30 @@ enum Command {
         #[arg(long, value_name = "DIR", default_value = "xray-archive-demo")]
         archive: PathBuf,
     },
+}
+
+/// Where Athena statements run.
+#[derive(Debug, Args)]
+pub struct WorkgroupArgs {
+    /// Athena workgroup.
+    #[arg(long, env = "XRAY_ARCHIVE_WORKGROUP", default_value = "primary")]
+    workgroup: String,
+    /// Glue database of the tables.
+    #[arg(long, default_value = athena::DEFAULT_DATABASE)]
+    database: String,
+    /// s3:// location for query results, when the workgroup sets none.
+    #[arg(long, value_name = "s3://BUCKET/PREFIX")]
+    output_location: Option<String>,
+}
+
+impl WorkgroupArgs {
+    fn workgroup(&self) -> athena::client::Workgroup {
+        athena::client::Workgroup {
+            name: self.workgroup.clone(),
+            database: self.database.clone(),
+            output: self.output_location.clone(),
+        }
+    }
 }
 
 /// Output formats of `query`.
@@ -379,6 +427,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Query {
             archive,
+            athena: on_athena,
+            workgroup,
             saved,
             params,
             sql,
@@ -389,13 +439,41 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 query::list();
                 return Ok(ExitCode::SUCCESS);
             }
-            let archive = archive.expect("clap requires --archive");
             let format = match format {
                 OutputFormat::Table => athena::Format::Table,
                 OutputFormat::Csv => athena::Format::Csv,
                 OutputFormat::Json => athena::Format::Json,
             };
-            query::run(&archive, saved.as_deref(), &params, sql.as_deref(), format).await
+            let statement = query::statement(saved.as_deref(), &params, sql.as_deref())?;
+            if on_athena {
+                query::run_athena(&workgroup.workgroup(), &statement, format).await
+            } else {
+                let archive = archive.expect("clap requires --archive");
+                query::run(&archive, &statement, format).await
+            }
+        }
+        Command::Register {
+            archive,
+            workgroup,
+            since,
+        } => {
+            let wg = workgroup.workgroup();
+            let ddl = athena::ddl(&athena::DdlOptions {
+                database: wg.database.clone(),
+                location: archive,
+                since,
+            })?;
+            let client = athena::client::client_from_env().await;
+            let done = athena::client::register(&client, &wg, &ddl).await?;
+            println!(
+                "Registered in workgroup {}: {} DDL statements (database {} and its tables), {} saved queries as named queries: {}",
+                wg.name,
+                done.statements,
+                wg.database,
+                done.named_queries.len(),
+                done.named_queries.join(", ")
+            );
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -1,7 +1,6 @@
 //! `xray-archive query`: saved or ad-hoc SQL over a local archive.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -18,14 +17,13 @@ pub fn list() {
     }
 }
 
-pub async fn run(
-    archive: &Path,
+/// The statement to run: a saved query with its parameters, or the given SQL.
+pub fn statement(
     saved: Option<&str>,
     params: &[String],
     sql: Option<&str>,
-    out: Format,
-) -> anyhow::Result<ExitCode> {
-    let statement = match (saved, sql) {
+) -> anyhow::Result<String> {
+    Ok(match (saved, sql) {
         (Some(name), _) => {
             let mut args = BTreeMap::new();
             for p in params {
@@ -38,9 +36,13 @@ pub async fn run(
         }
         (None, Some(sql)) => sql.to_owned(),
         (None, None) => anyhow::bail!("give --saved NAME or --sql \"...\" (see --list)"),
-    };
-    let engine = LocalEngine::open(archive).await?;
-    let rows = engine.sql(&statement).await?;
+    })
+}
+
+/// Runs on the embedded engine over a local or S3 archive.
+pub async fn run(archive: &str, statement: &str, out: Format) -> anyhow::Result<ExitCode> {
+    let engine = LocalEngine::open_archive(archive).await?;
+    let rows = engine.sql(statement).await?;
     let n: usize = rows.iter().map(|b| b.num_rows()).sum();
     if n == 0 && out == Format::Table {
         println!("(no rows)");
@@ -50,5 +52,46 @@ pub async fn run(
     if out == Format::Table {
         eprintln!("{n} rows");
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs on Athena and reports the bytes scanned (what Athena bills).
+pub async fn run_athena(
+    wg: &athena::client::Workgroup,
+    statement: &str,
+    out: Format,
+) -> anyhow::Result<ExitCode> {
+    let client = athena::client::client_from_env().await;
+    let r = athena::client::run(&client, wg, statement).await?;
+    match out {
+        Format::Json => {
+            let rows: Vec<serde_json::Map<String, serde_json::Value>> = r
+                .rows
+                .iter()
+                .map(|row| {
+                    r.columns
+                        .iter()
+                        .cloned()
+                        .zip(row.iter().map(|v| serde_json::json!(v)))
+                        .collect()
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&rows)?);
+        }
+        Format::Csv | Format::Table => {
+            let sep = if out == Format::Csv { "," } else { " | " };
+            println!("{}", r.columns.join(sep));
+            for row in &r.rows {
+                let cells: Vec<&str> = row.iter().map(|v| v.as_deref().unwrap_or("")).collect();
+                println!("{}", cells.join(sep));
+            }
+        }
+    }
+    eprintln!(
+        "{} rows; Athena scanned {} (query {})",
+        r.rows.len(),
+        crate::output::human_bytes(r.data_scanned_bytes.max(0) as u64),
+        r.id
+    );
     Ok(ExitCode::SUCCESS)
 }
