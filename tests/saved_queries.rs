@@ -2,8 +2,7 @@
 //! rows in its golden file (`tests/golden/queries/<name>.csv`; `UPDATE_GOLDEN=1` rewrites
 //! them after a reviewed change), and `lookup` finds exactly what a full scan finds.
 
-#[path = "../exporter/benches/payment_traces.rs"]
-mod payment_traces;
+use exporter::synth as payment_traces;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -190,11 +190,33 @@ pub async fn lookup(
         }
     }
     views.sort_by(|a, b| (a.start_us, &a.trace_id).cmp(&(b.start_us, &b.trace_id)));
+    // The first failure is where it started: among failing spans whose children did not
+    // fail (the API Gateway 500 is only the echo of the DynamoDB fault under it), the
+    // earliest, the deepest first.
     let first_failure = views
         .iter()
-        .flat_map(|t| t.spans.iter().map(move |s| (t, s)))
-        .filter(|(_, s)| s.fault || s.error)
-        .min_by_key(|(t, s)| (s.start_us, s.level, t.trace_id.clone()))
+        .flat_map(|t| {
+            let parent: BTreeMap<&str, &str> = t
+                .spans
+                .iter()
+                .filter_map(|s| s.parent_id.as_deref().map(|p| (s.id.as_str(), p)))
+                .collect();
+            let mut above_a_failure: BTreeSet<&str> = BTreeSet::new();
+            for s in t.spans.iter().filter(|s| s.fault || s.error) {
+                let mut at = s.id.as_str();
+                while let Some(&p) = parent.get(at) {
+                    if !above_a_failure.insert(p) {
+                        break;
+                    }
+                    at = p;
+                }
+            }
+            t.spans
+                .iter()
+                .filter(move |s| (s.fault || s.error) && !above_a_failure.contains(s.id.as_str()))
+                .map(move |s| (t, s))
+        })
+        .min_by_key(|(t, s)| (s.start_us, std::cmp::Reverse(s.level), t.trace_id.clone()))
         .map(|(t, s)| FailurePoint {
             trace_id: t.trace_id.clone(),
             span_id: s.id.clone(),

@@ -10,8 +10,7 @@
 //! cargo bench -p exporter --bench convert -- 50000   # more
 //! ```
 
-#[path = "payment_traces.rs"]
-mod payment_traces;
+use exporter::synth as payment_traces;
 
 use std::collections::BTreeMap;
 use std::time::Instant;

@@ -6,8 +6,7 @@
 //! /usr/bin/time -v target/release/xray-archive export --source /tmp/in --archive /tmp/out
 //! ```
 
-#[path = "../benches/payment_traces.rs"]
-mod payment_traces;
+use exporter::synth as payment_traces;
 
 use std::io::Write;
 

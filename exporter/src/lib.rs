@@ -16,6 +16,7 @@ pub mod parquet_io;
 pub mod retry;
 pub mod source;
 pub mod store;
+pub mod synth;
 pub mod xray_export;
 
 pub use archive::{ArchiveWriter, ExportSummary, ObjectRecord, QuarantineRecord, WriterConfig};

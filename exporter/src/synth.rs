@@ -1,4 +1,5 @@
-//! Realistic payment traces for benchmarks, as X-Ray's BatchGetTraces returns them.
+//! Synthetic VaultLink payment traces, as X-Ray's BatchGetTraces returns them: for the
+//! benchmarks, the query tests and the demo's payment history.
 //!
 //! Each trace is one VaultLink request: an API Gateway stage segment, the Lambda service and
 //! function segments with Initialization/Invocation/Overhead and DynamoDB, Stripe and SQS
