@@ -125,6 +125,25 @@ pub fn parse_s3_url(url: &str) -> Result<(String, String)> {
     Ok((bucket.to_owned(), prefix.trim_matches('/').to_owned()))
 }
 
+/// Adds the Object Lock retention and SSE-KMS headers to a PutObject or
+/// CreateMultipartUpload request (two builder types with the same setters).
+macro_rules! protect {
+    ($req:expr, $lock:expr, $key:expr, $kms:expr) => {{
+        let mut req = $req;
+        if let Some(lock) = $lock {
+            req = req
+                .object_lock_mode(lock_mode(lock.mode))
+                .object_lock_retain_until_date(to_smithy(lock.retain_until($key)));
+        }
+        if let Some(kms) = &$kms {
+            req = req
+                .server_side_encryption(ServerSideEncryption::AwsKms)
+                .ssekms_key_id(kms);
+        }
+        req
+    }};
+}
+
 /// An archive under `s3://bucket/prefix`.
 #[derive(Debug)]
 pub struct S3Store {
@@ -195,7 +214,7 @@ impl S3Store {
         let out = self
             .pacer
             .call("PutObject", || {
-                let mut req = self
+                let req = self
                     .client
                     .put_object()
                     .bucket(&self.bucket)
@@ -204,20 +223,12 @@ impl S3Store {
                     .checksum_algorithm(ChecksumAlgorithm::Sha256)
                     .checksum_sha256(&checksum)
                     .set_if_match(if_match.map(str::to_owned));
-                if if_none_match {
-                    req = req.if_none_match("*");
-                }
-                if let Some(lock) = lock {
-                    req = req
-                        .object_lock_mode(lock_mode(lock.mode))
-                        .object_lock_retain_until_date(to_smithy(lock.retain_until(key)));
-                }
-                if let Some(kms) = &self.options.kms_key_id {
-                    req = req
-                        .server_side_encryption(ServerSideEncryption::AwsKms)
-                        .ssekms_key_id(kms);
-                }
-                req.send()
+                let req = if if_none_match {
+                    req.if_none_match("*")
+                } else {
+                    req
+                };
+                protect!(req, lock, key, self.options.kms_key_id).send()
             })
             .await;
         match out {
@@ -236,23 +247,13 @@ impl S3Store {
         let created = self
             .pacer
             .call("CreateMultipartUpload", || {
-                let mut req = self
+                let req = self
                     .client
                     .create_multipart_upload()
                     .bucket(&self.bucket)
                     .key(full)
                     .checksum_algorithm(ChecksumAlgorithm::Sha256);
-                if let Some(lock) = lock {
-                    req = req
-                        .object_lock_mode(lock_mode(lock.mode))
-                        .object_lock_retain_until_date(to_smithy(lock.retain_until(key)));
-                }
-                if let Some(kms) = &self.options.kms_key_id {
-                    req = req
-                        .server_side_encryption(ServerSideEncryption::AwsKms)
-                        .ssekms_key_id(kms);
-                }
-                req.send()
+                protect!(req, lock, key, self.options.kms_key_id).send()
             })
             .await
             .map_err(|e| aws_error("S3", "CreateMultipartUpload", self.target(full), &e))?;
