@@ -6,7 +6,7 @@
 //! ```
 //!
 //! Builds the archive once under `$XRAY_ARCHIVE_BENCH_DIR` (default
-//! `target/bench-archive-<days>x<per_day>`) through the real export path, then prints, as
+//! `$CARGO_TARGET_DIR/bench-archive-<days>x<per_day>`, else the workspace `target/`) through the real export path, then prints, as
 //! medians over several payments: bytes and files a lookup reads, as a fraction of the
 //! archive, and its wall time; and the same for a full-scan SQL query over `spans` for the
 //! same payment, in the same run.
@@ -81,7 +81,13 @@ async fn main() {
     let per_day = args.get(1).copied().unwrap_or(2000);
     let dir = std::env::var_os("XRAY_ARCHIVE_BENCH_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(format!("target/bench-archive-{days}x{per_day}")));
+        .unwrap_or_else(|| {
+            // Beside the build output, never inside the source tree.
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+            target.join(format!("bench-archive-{days}x{per_day}"))
+        });
     if !dir.join("_bench_complete").exists() {
         let _ = std::fs::remove_dir_all(&dir);
         eprintln!(
