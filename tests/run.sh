@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every xray-archive test. Installs what it needs itself: a Python venv (pyarrow, the
 # independent Parquet reader; pytest; cfn-lint; moto, the AWS emulator, with boto3) and the
-# CDK app's npm packages, and starts moto on 127.0.0.1 for the AWS tests. Needs only Rust,
+# CDK app's npm packages, and Debian's chromium (the evidence page's browser test), and starts moto on 127.0.0.1 for the AWS tests. Needs only Rust,
 # Python 3.11 and Node 20.
 #
 #   tests/run.sh
@@ -23,6 +23,17 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+
+step "chromium: a headless browser for the evidence page (Debian's package)"
+if ! command -v chromium >/dev/null 2>&1; then
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null \
+    || { $sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+fi
+XRAY_ARCHIVE_CHROMIUM=$(command -v chromium)
+export XRAY_ARCHIVE_CHROMIUM
+chromium --version
 
 step "moto: the AWS emulator (X-Ray, S3) on 127.0.0.1"
 moto_dir=$(mktemp -d)

@@ -4,12 +4,14 @@
 
 pub mod client;
 pub mod ddl;
+pub mod evidence;
 pub mod local;
 pub mod lookup;
 pub mod output;
 pub mod saved;
 
 pub use ddl::{DEFAULT_DATABASE, DEFAULT_SINCE, DdlError, DdlOptions, ddl};
+pub use evidence::render_html;
 pub use local::{EngineError, LocalEngine};
 pub use lookup::{LookupError, PaymentStory, lookup, render_tree};
 pub use output::{Format, format};

@@ -97,6 +97,12 @@ async fn payments(archive: &Path, store: &LocalDirStore) -> anyhow::Result<()> {
         );
         println!();
         print!("{}", render_tree(&lookup(store, payment).await?));
+        println!();
+        println!("The same story as an evidence page to attach to a dispute:");
+        println!(
+            "  xray-archive lookup --archive {} --payment-id {payment} --format html > {payment}.html",
+            archive.display()
+        );
     }
     println!();
     println!("Ask your own questions:");

@@ -234,6 +234,7 @@ enum Command {
     /// Examples:
     ///   xray-archive lookup --archive ./archive --payment-id pay_000000000042
     ///   xray-archive lookup --archive s3://audit-archive/prod --payment-id pay_abc123 --format json
+    ///   xray-archive lookup --archive ./archive --payment-id pay_000000000042 --format html > evidence.html
     #[command(verbatim_doc_comment)]
     Lookup {
         /// Archive: a local directory or s3://BUCKET/PREFIX.
@@ -242,7 +243,8 @@ enum Command {
         /// The PaymentId annotation to look up.
         #[arg(long, value_name = "ID")]
         payment_id: String,
-        /// tree: for the terminal; json: every trace id and span, for programs.
+        /// tree: for the terminal; json: every trace id and span, for programs; html: one
+        /// self-contained evidence page with a waterfall, to attach to a dispute.
         #[arg(long, value_enum, default_value_t = LookupFormat::Tree)]
         format: LookupFormat,
     },
@@ -337,6 +339,8 @@ enum LookupFormat {
     Tree,
     /// JSON with every trace id and span.
     Json,
+    /// One self-contained HTML evidence page with a waterfall chart.
+    Html,
 }
 
 /// Sets up logging to stderr. `RUST_LOG` wins over `-v`.
@@ -422,6 +426,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             match format {
                 LookupFormat::Tree => print!("{}", athena::render_tree(&story)),
                 LookupFormat::Json => println!("{}", serde_json::to_string_pretty(&story)?),
+                LookupFormat::Html => {
+                    let generated = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC");
+                    print!(
+                        "{}",
+                        athena::render_html(&story, &archive, &generated.to_string())
+                    )
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
