@@ -165,10 +165,10 @@ pub fn render_html(story: &PaymentStory, archive: &str, generated: &str) -> Stri
     );
     match &story.first_failure {
         Some(f) => {
-            let _ = write!(
+            let _ = writeln!(
                 out,
                 "<div class=\"box failure\" id=\"first-failure\"><strong>First failure:</strong> \
-                 {} ({}) at {} in trace <code>{}</code>{}</div>\n",
+                 {} ({}) at {} in trace <code>{}</code>{}</div>",
                 esc(&f.name),
                 esc(&f.kind),
                 esc(&time_label(f.start_us)),
