@@ -137,6 +137,30 @@ impl fmt::Display for AnnotationValue {
     }
 }
 
+impl From<&str> for AnnotationValue {
+    fn from(s: &str) -> Self {
+        Self::String(s.to_owned())
+    }
+}
+
+impl From<String> for AnnotationValue {
+    fn from(s: String) -> Self {
+        Self::String(s)
+    }
+}
+
+impl From<bool> for AnnotationValue {
+    fn from(b: bool) -> Self {
+        Self::Bool(b)
+    }
+}
+
+impl From<i64> for AnnotationValue {
+    fn from(n: i64) -> Self {
+        Self::Number(n.into())
+    }
+}
+
 impl AnnotationValue {
     /// The value as a string slice, when it is a string annotation.
     pub fn as_str(&self) -> Option<&str> {
