@@ -1,5 +1,10 @@
 //! The VaultLink payment flow (API Gateway, Lambda, DynamoDB, Stripe, SQS, Prism) with X-Ray
 //! instrumentation and a traffic simulator.
 
+pub mod adapters;
+pub mod flow;
 pub mod pii;
+pub mod ports;
+pub mod standins;
+pub mod stripe;
 pub mod xray;
