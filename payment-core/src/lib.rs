@@ -5,6 +5,7 @@ pub mod adapters;
 pub mod flow;
 pub mod pii;
 pub mod ports;
+pub mod sim;
 pub mod standins;
 pub mod stripe;
 pub mod xray;
