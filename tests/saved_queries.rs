@@ -9,25 +9,35 @@ use std::path::{Path, PathBuf};
 
 use athena::{Format, LocalEngine, LookupError, format, lookup, saved_queries};
 use exporter::{LocalDirStore, WriterConfig, export_inputs};
+use payment_core::sim::{Scenario, SimConfig, SimReport, simulate};
+use payment_core::xray::MemoryEmitter;
 
-/// 2,000 payment traces from 2026-03-02, one a minute on average: two days.
-async fn archive(dir: &Path) {
-    let mut generator = payment_traces::PaymentTraces::new(7, 1_772_409_600.0);
-    let mut lines = Vec::new();
-    for _ in 0..400 {
-        lines.push(generator.batch_get_traces(5, 60.0).0);
-    }
-    let input = lines.join("\n");
+/// Two simulated days of VaultLink traffic from 2026-03-02 (1,000 payments, every failure
+/// scenario), archived through the export path. Returns the simulator's report.
+async fn archive(dir: &Path) -> SimReport {
+    let emitter = MemoryEmitter::default();
+    let cfg = SimConfig {
+        payments: 1_000,
+        days: 2,
+        seed: 7,
+        ..SimConfig::default()
+    };
+    let report = simulate(&cfg, &emitter).await.unwrap();
+    let bodies = emitter.take_batches(500);
+    let inputs: Vec<(String, &[u8])> = bodies
+        .iter()
+        .enumerate()
+        .map(|(n, b)| (format!("sim-{n}.json"), b.as_bytes()))
+        .collect();
+    let inputs: Vec<(&str, &[u8])> = inputs.iter().map(|(n, b)| (n.as_str(), *b)).collect();
     let store = LocalDirStore::open(dir).unwrap();
-    let summary = export_inputs(
-        &[("generated.jsonl", input.as_bytes())],
-        &store,
-        WriterConfig::default(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(summary.traces, 2000);
+    let summary = export_inputs(&inputs, &store, WriterConfig::default())
+        .await
+        .unwrap();
+    assert_eq!(summary.traces, report.traces);
+    assert_eq!(summary.segments, report.documents);
     assert!(summary.quarantined.is_empty());
+    report
 }
 
 fn golden(name: &str) -> PathBuf {
@@ -39,11 +49,13 @@ fn golden(name: &str) -> PathBuf {
 #[tokio::test]
 async fn every_saved_query_returns_its_golden_rows() {
     let dir = tempfile::tempdir().unwrap();
-    archive(dir.path()).await;
+    let report = archive(dir.path()).await;
     let engine = LocalEngine::open(dir.path()).await.unwrap();
+    // A payment whose Prism notification went to the DLQ and was replayed: five traces.
+    let payment = report.scenarios[&Scenario::PrismDeadLetter][0].clone();
     let correlation = format(
         &engine
-            .sql("SELECT correlation_id FROM spans WHERE payment_id = 'pay_000000000011' AND correlation_id IS NOT NULL LIMIT 1")
+            .sql(&format!("SELECT correlation_id FROM spans WHERE payment_id = '{payment}' AND correlation_id IS NOT NULL LIMIT 1"))
             .await
             .unwrap(),
         Format::Csv,
@@ -57,9 +69,9 @@ async fn every_saved_query_returns_its_golden_rows() {
     let params: BTreeMap<&str, String> = BTreeMap::from([
         ("since", "2026-03-02".into()),
         ("until", "2026-03-03".into()),
-        ("payment_id", "pay_000000000011".into()),
+        ("payment_id", payment),
         ("correlation_id", correlation),
-        ("min_ms", "900".into()),
+        ("min_ms", "3000".into()),
         ("max_receives", "3".into()),
     ]);
     let update = std::env::var_os("UPDATE_GOLDEN").is_some();
@@ -167,4 +179,86 @@ async fn lookup_finds_what_a_full_scan_finds() {
         matches!(unknown, Err(LookupError::Unknown { .. })),
         "{unknown:?}"
     );
+}
+
+/// On simulated traffic: every scenario's payment is found whole (the same spans a full scan
+/// finds), in the stages its scenario has, with the failure where the scenario puts it.
+#[tokio::test]
+async fn lookup_tells_each_scenarios_story() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = archive(dir.path()).await;
+    let store = LocalDirStore::open(dir.path()).unwrap();
+    let engine = LocalEngine::open(dir.path()).await.unwrap();
+    for (scenario, ids) in &report.scenarios {
+        let id = &ids[0];
+        let story = lookup(&store, id).await.unwrap();
+        let mut got: Vec<String> = story
+            .traces
+            .iter()
+            .flat_map(|t| {
+                t.spans
+                    .iter()
+                    .map(move |s| format!("{},{}", t.trace_id, s.id))
+            })
+            .collect();
+        got.sort();
+        let scan = engine
+            .sql(&format!(
+                "SELECT trace_id, id FROM spans WHERE trace_id IN \
+                 (SELECT trace_id FROM spans WHERE payment_id = '{id}') ORDER BY trace_id, id"
+            ))
+            .await
+            .unwrap();
+        let want: Vec<String> = format(&scan, Format::Csv)
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(got, want, "{scenario:?} {id}");
+        let stages: Vec<&str> = story.traces.iter().map(|t| t.stage.as_str()).collect();
+        let failure = story.first_failure.as_ref().map(|f| f.name.as_str());
+        match scenario {
+            Scenario::Success | Scenario::SlowPayment => {
+                assert_eq!(
+                    stages,
+                    ["creation", "webhook", "prism delivery"],
+                    "{scenario:?}"
+                );
+                assert_eq!(failure, None);
+            }
+            Scenario::CardDeclined => {
+                assert_eq!(stages, ["creation"]);
+                assert_eq!(failure, Some("api.stripe.com"));
+            }
+            Scenario::WebhookNeverDelivered => {
+                assert_eq!(stages, ["creation"]);
+                assert!(story.missing.iter().any(|m| m.starts_with("webhook")));
+            }
+            Scenario::WebhookStoreFailure => {
+                assert_eq!(stages, ["creation", "webhook", "webhook"]);
+                // The table X-Ray infers under the failing UpdateItem call.
+                assert_eq!(failure, Some("vaultlink-payments"));
+            }
+            Scenario::PrismDeadLetter => {
+                assert_eq!(
+                    stages,
+                    [
+                        "creation",
+                        "webhook",
+                        "prism delivery",
+                        "prism delivery",
+                        "prism delivery",
+                        "dlq replay",
+                        "prism delivery"
+                    ]
+                );
+                assert_eq!(failure, Some("Prism"));
+            }
+            Scenario::DuplicateWebhook => {
+                assert_eq!(stages, ["creation", "webhook", "prism delivery", "webhook"]);
+                assert_eq!(failure, None);
+            }
+        }
+    }
 }

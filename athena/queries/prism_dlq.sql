@@ -12,7 +12,7 @@ SELECT s.dt, s.trace_id, s.start_time, s.payment_id, s.correlation_id,
        s.annotations['ApproximateReceiveCount'] AS receive_count, s.exception_message
 FROM spans s
 WHERE s.dt BETWEEN :since AND :until
-  AND s.name = 'VaultLink-PrismDelivery'
+  AND s.name = 'DeliverToPrism'
   AND (s.fault OR s.error)
   AND CAST(s.annotations['ApproximateReceiveCount'] AS INTEGER) >= :max_receives
 ORDER BY s.start_time, s.trace_id

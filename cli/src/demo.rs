@@ -6,14 +6,16 @@ use std::process::ExitCode;
 use std::collections::BTreeMap;
 
 use athena::{Format, LocalEngine, format, lookup, render_tree, saved_query};
-use exporter::synth::PaymentTraces;
 use exporter::{ArchiveStore, LocalDirStore, WriterConfig, export_inputs};
+use payment_core::ports::Status;
+use payment_core::sim::{Scenario, SimConfig, simulate};
+use payment_core::xray::MemoryEmitter;
 
 use crate::output::print_summary;
 
 include!(concat!(env!("OUT_DIR"), "/samples.rs"));
 
-pub async fn run(archive: &Path) -> anyhow::Result<ExitCode> {
+pub async fn run(archive: &Path, sim: &SimConfig) -> anyhow::Result<ExitCode> {
     let store = LocalDirStore::open(archive)?;
     println!(
         "xray-archive demo: archiving {} bundled X-Ray samples (real documents and API \
@@ -33,7 +35,7 @@ pub async fn run(archive: &Path) -> anyhow::Result<ExitCode> {
     println!(
         "  {root}/_quarantine/                       rejected inputs (.raw) and reasons (.json)"
     );
-    payments(archive, &store).await?;
+    payments(archive, &store, sim).await?;
     println!();
     println!("Run the demo again: every document is reported unchanged and no row is duplicated.");
     println!("Archive your own X-Ray data:");
@@ -41,58 +43,129 @@ pub async fn run(archive: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A synthetic payment history, 2,000 payment requests over two days in March 2026 with the
-/// failures VaultLink sees (DynamoDB faults in the webhook, card declines): archived through
-/// the same path, then asked two saved compliance questions and one chargeback lookup.
-async fn payments(archive: &Path, store: &LocalDirStore) -> anyhow::Result<()> {
-    let mut generator = PaymentTraces::new(7, 1_772_409_600.0);
-    let lines: Vec<String> = (0..400)
-        .map(|_| generator.batch_get_traces(5, 60.0).0)
+/// Simulated VaultLink traffic through the instrumented payment flow, archived through the
+/// same export path as X-Ray's own answers, then asked two saved compliance questions and
+/// one chargeback lookup.
+async fn payments(archive: &Path, store: &LocalDirStore, sim: &SimConfig) -> anyhow::Result<()> {
+    let first_day = day(sim.start);
+    let last_day = day(sim.start + f64::from(sim.days - 1) * 86_400.0);
+    println!();
+    println!(
+        "Simulating VaultLink: {} payments over {} day{} ({first_day} .. {last_day}), seed {}",
+        sim.payments,
+        sim.days,
+        if sim.days == 1 { "" } else { "s" },
+        sim.seed
+    );
+    let emitter = MemoryEmitter::default();
+    let report = simulate(sim, &emitter).await?;
+    let bodies = emitter.take_batches(500);
+    let names: Vec<String> = (0..bodies.len())
+        .map(|n| format!("simulated-batch-get-traces-{n:05}.json"))
         .collect();
-    let input = lines.join("\n");
-    let summary = export_inputs(
-        &[("payments.jsonl", input.as_bytes())],
-        store,
-        WriterConfig::default(),
-    )
-    .await?;
-    println!();
+    let inputs: Vec<(&str, &[u8])> = names
+        .iter()
+        .zip(&bodies)
+        .map(|(n, b)| (n.as_str(), b.as_bytes()))
+        .collect();
+    let summary = export_inputs(&inputs, store, WriterConfig::default()).await?;
+    let r = &report;
     println!(
-        "Archived a synthetic payment history as well: {} traces, {} documents (2026-03-02 and -03).",
-        summary.traces, summary.segments
+        "  requests     {} payment creations, {} Stripe webhooks, {} Prism deliveries, {} DLQ replays",
+        r.payments.requests, r.webhooks.requests, r.deliveries.requests, r.replays.requests
     );
-    let engine = LocalEngine::open(archive).await?;
-    let days = BTreeMap::from([
-        ("since".to_owned(), "2026-03-02".to_owned()),
-        ("until".to_owned(), "2026-03-03".to_owned()),
-    ]);
-    println!();
-    println!("Saved query error_rate_per_service_per_day (compliance: availability per service):");
-    let q = saved_query("error_rate_per_service_per_day")?;
     println!(
-        "{}",
-        format(&engine.sql(&q.render(&days)?).await?, Format::Table)?
+        "  sampling     payments, webhooks and deliveries 100%; health checks {} of {} traced; \
+         background jobs {} of {} traced (rule: 10%)",
+        r.health_checks.traced, r.health_checks.requests, r.jobs.traced, r.jobs.requests
+    );
+    println!(
+        "  emitted      {} traces, {} segment documents; PII values kept out by the guard: {}",
+        r.traces, r.documents, r.pii_blocked
+    );
+    println!(
+        "  archived     {} traces, {} documents, {} spans in {} partitions of {}; {} quarantined",
+        summary.traces,
+        summary.segments,
+        summary.spans,
+        summary.partitions.len(),
+        archive.display(),
+        summary.quarantined.len()
+    );
+    println!(
+        "  outcome      {} payments succeeded, {} failed, {} still pending; Prism told of {}; {} left in the DLQ",
+        count(r, Status::Succeeded),
+        count(r, Status::Failed),
+        count(r, Status::Pending),
+        r.prism_delivered,
+        r.dlq_depth
     );
     println!();
-    println!("Saved query failed_webhooks (Stripe webhooks VaultLink failed to process), first 5:");
-    let q = saved_query("failed_webhooks")?;
-    let rows = engine.sql(&q.render(&days)?).await?;
-    let mut failed = Vec::new();
-    let mut left = 5;
-    for b in rows {
-        if left == 0 {
-            break;
-        }
-        let take = left.min(b.num_rows());
-        failed.push(b.project(&[5, 1, 2, 3])?.slice(0, take));
-        left -= take;
+    println!("One payment of each scenario (look any of them up):");
+    for scenario in Scenario::ALL {
+        let ids = r
+            .scenarios
+            .get(&scenario)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let example = ids.first().map_or("-", String::as_str);
+        let status = r.status.get(example).map_or("-", |s| s.as_str());
+        println!(
+            "  {:<62} {:>5}  {example}  {status}",
+            scenario.describe(),
+            ids.len()
+        );
     }
-    println!("{}", format(&failed, Format::Table)?);
-    let csv = format(&failed, Format::Csv)?;
-    if let Some(payment) = csv.lines().nth(1).and_then(|l| l.split(',').next()) {
+    println!(
+        "  xray-archive lookup --archive {} --payment-id <id>",
+        archive.display()
+    );
+
+    let engine = LocalEngine::open(archive).await?;
+    let params = BTreeMap::from([
+        ("since".to_owned(), first_day.clone()),
+        ("until".to_owned(), last_day.clone()),
+        ("max_receives".to_owned(), "3".to_owned()),
+    ]);
+    for (name, what) in [
+        (
+            "charged_but_pending",
+            "payments charged at Stripe but still pending in VaultLink (scenario 2)",
+        ),
+        (
+            "prism_dlq",
+            "Prism notifications that ended in the DLQ (scenario 3)",
+        ),
+    ] {
+        let q = saved_query(name)?;
+        let args = params
+            .iter()
+            .filter(|(k, _)| q.params.iter().any(|p| &p.name == *k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let rows = engine.sql(&q.render(&args)?).await?;
+        let total: usize = rows.iter().map(|b| b.num_rows()).sum();
+        let mut shown = Vec::new();
+        let mut left = 5;
+        for b in &rows {
+            let take = left.min(b.num_rows());
+            if take > 0 {
+                shown.push(b.slice(0, take));
+            }
+            left -= take;
+        }
+        println!();
+        println!("Saved query {name}: {what}; {total} rows, first 5:");
+        println!("{}", format(&shown, Format::Table)?);
+    }
+    if let Some(payment) = r
+        .scenarios
+        .get(&Scenario::WebhookStoreFailure)
+        .and_then(|ids| ids.first())
+    {
         println!();
         println!(
-            "Chargeback lookup of the first failed payment (xray-archive lookup --archive {} --payment-id {payment}):",
+            "Chargeback lookup of a payment charged but never settled (xray-archive lookup --archive {} --payment-id {payment}):",
             archive.display()
         );
         println!();
@@ -112,4 +185,14 @@ async fn payments(archive: &Path, store: &LocalDirStore) -> anyhow::Result<()> {
         archive.display()
     );
     Ok(())
+}
+
+fn count(r: &payment_core::sim::SimReport, status: Status) -> usize {
+    r.status.values().filter(|s| **s == status).count()
+}
+
+fn day(epoch: f64) -> String {
+    chrono::DateTime::from_timestamp(epoch as i64, 0)
+        .map(|t| t.format("%Y-%m-%d").to_string())
+        .unwrap_or_default()
 }

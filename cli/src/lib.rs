@@ -286,14 +286,33 @@ enum Command {
         #[arg(long, value_name = "DATE", default_value = athena::DEFAULT_SINCE)]
         since: chrono::NaiveDate,
     },
-    /// Archive the bundled sample traces into a local directory and explain the result.
+    /// Run VaultLink's payment flow on simulated traffic, archive its traces, and explain.
     ///
-    /// Needs no AWS account and no servers. Shows what was archived, where it went, and
-    /// what was quarantined and why.
+    /// Needs no AWS account and no servers. First archives the bundled real X-Ray samples
+    /// (some invalid on purpose, to show quarantine). Then simulates PAYMENTS payments over
+    /// DAYS days through the instrumented payment flow and its embedded stand-ins (Stripe,
+    /// DynamoDB, SQS, Prism), with the design note's failure scenarios, and archives the
+    /// traces through the same export path as real X-Ray data. It ends with two saved
+    /// compliance queries and a chargeback lookup of a failed payment. The same seed gives
+    /// the same archive, byte for byte.
+    ///
+    /// Examples:
+    ///   xray-archive demo
+    ///   xray-archive demo --archive /tmp/demo --payments 20000 --days 30 --seed 7
+    #[command(verbatim_doc_comment)]
     Demo {
         /// Archive directory (created if missing).
         #[arg(long, value_name = "DIR", default_value = "xray-archive-demo")]
         archive: PathBuf,
+        /// Payments to simulate.
+        #[arg(long, value_name = "N", default_value_t = 2_000)]
+        payments: usize,
+        /// Days they spread over, from 2026-03-02.
+        #[arg(long, value_name = "D", default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=3650))]
+        days: u32,
+        /// Seed of the simulation.
+        #[arg(long, value_name = "S", default_value_t = 42)]
+        seed: u64,
     },
 }
 
@@ -345,9 +364,11 @@ enum LookupFormat {
 
 /// Sets up logging to stderr. `RUST_LOG` wins over `-v`.
 pub fn init_logging(verbose: u8) {
+    // The demo's simulated payment flow logs every simulated failure; those lines show
+    // from -vv on.
     let default = match verbose {
-        0 => "warn",
-        1 => "info",
+        0 => "warn,payment_core=off",
+        1 => "info,payment_core=off",
         _ => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -415,7 +436,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", athena::ddl(&opts)?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo { archive } => demo::run(&archive).await,
+        Command::Demo {
+            archive,
+            payments,
+            days,
+            seed,
+        } => {
+            let sim = payment_core::sim::SimConfig {
+                payments,
+                days,
+                seed,
+                ..payment_core::sim::SimConfig::default()
+            };
+            demo::run(&archive, &sim).await
+        }
         Command::Lookup {
             archive,
             payment_id,

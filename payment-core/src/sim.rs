@@ -384,17 +384,13 @@ impl Simulator {
                 }
                 let ua = "Stripe/1.0 (+https://stripe.com/docs/webhooks)";
                 let ip = format!("54.187.174.{}", 169 + (now as u64 % 8));
-                self.finish_api(
-                    trace,
-                    handled,
-                    "POST",
-                    "/webhooks/stripe",
-                    status,
-                    &ip,
-                    ua,
-                    emitter,
-                )
-                .await
+                let client = Client {
+                    method: "POST",
+                    path: "/webhooks/stripe",
+                    ip: &ip,
+                    user_agent: ua,
+                };
+                self.finish_api(trace, handled, client, emitter).await
             }
             Event::Deliver => {
                 let Some(m) = self.queue.receive(now) else {
@@ -570,17 +566,13 @@ impl Simulator {
             }
         }
         let ip = format!("203.0.113.{}", 1 + self.rng.random_range(0..254));
-        self.finish_api(
-            trace,
-            handled,
-            "POST",
-            "/payments",
-            status,
-            &ip,
-            "VaultLinkCheckout/3.2 (iOS 18.1)",
-            emitter,
-        )
-        .await
+        let client = Client {
+            method: "POST",
+            path: "/payments",
+            ip: &ip,
+            user_agent: "VaultLinkCheckout/3.2 (iOS 18.1)",
+        };
+        self.finish_api(trace, handled, client, emitter).await
     }
 
     fn env_customer(&mut self) -> String {
@@ -619,13 +611,16 @@ impl Simulator {
         &mut self,
         trace: LambdaTrace,
         handled: Handled<aws_lambda_events::apigw::ApiGatewayProxyResponse>,
-        method: &str,
-        path: &str,
-        status: u16,
-        client_ip: &str,
-        user_agent: &str,
+        client: Client<'_>,
         emitter: &impl Emitter,
     ) -> Result<(), EmitError> {
+        let Client {
+            method,
+            path,
+            ip: client_ip,
+            user_agent,
+        } = client;
+        let status = handled.response.status_code as u16;
         if !trace.header.is_sampled() {
             return Ok(());
         }
@@ -739,6 +734,14 @@ impl Simulator {
         docs.extend(inferred);
         (docs, overhead_end + 0.001)
     }
+}
+
+/// Who called the API, as API Gateway records it.
+struct Client<'a> {
+    method: &'a str,
+    path: &'a str,
+    ip: &'a str,
+    user_agent: &'a str,
 }
 
 /// The function a trace runs in.

@@ -157,6 +157,27 @@ impl MemoryEmitter {
     pub fn take(&self) -> Vec<SegmentDocument> {
         std::mem::take(&mut self.docs.lock().expect("emitter lock"))
     }
+
+    /// Takes everything emitted so far as BatchGetTraces response bodies of up to
+    /// `per_body` traces each, as the exporter reads X-Ray's answers.
+    pub fn take_batches(&self, per_body: usize) -> Vec<String> {
+        let mut traces = BTreeMap::new();
+        add_docs(&mut traces, self.take());
+        let all: Vec<_> = traces.into_iter().collect();
+        all.chunks(per_body.max(1)).map(batch_get_traces).collect()
+    }
+}
+
+type ByTrace = BTreeMap<String, Vec<(String, String)>>;
+
+/// Files each document under its trace id, as `(segment id, JSON text)`.
+fn add_docs(traces: &mut ByTrace, docs: Vec<SegmentDocument>) {
+    for doc in docs {
+        let trace = doc.trace_id.clone().unwrap_or_default();
+        let id = doc.id.clone().unwrap_or_default();
+        let text = serde_json::to_string(&doc).expect("a document serializes");
+        traces.entry(trace).or_default().push((id, text));
+    }
 }
 
 impl Emitter for MemoryEmitter {
@@ -170,7 +191,7 @@ impl Emitter for MemoryEmitter {
 #[derive(Debug)]
 pub struct FileEmitter {
     dir: PathBuf,
-    traces: Mutex<BTreeMap<String, Vec<(String, String)>>>,
+    traces: Mutex<ByTrace>,
     per_file: usize,
 }
 
@@ -223,13 +244,7 @@ pub fn batch_get_traces(traces: &[(String, Vec<(String, String)>)]) -> String {
 
 impl Emitter for FileEmitter {
     async fn emit(&self, docs: Vec<SegmentDocument>) -> Result<(), EmitError> {
-        let mut traces = self.traces.lock().expect("emitter lock");
-        for doc in docs {
-            let trace = doc.trace_id.clone().unwrap_or_default();
-            let id = doc.id.clone().unwrap_or_default();
-            let text = serde_json::to_string(&doc).expect("a document serializes");
-            traces.entry(trace).or_default().push((id, text));
-        }
+        add_docs(&mut self.traces.lock().expect("emitter lock"), docs);
         Ok(())
     }
 }
