@@ -3,6 +3,8 @@
 
 pub mod adapters;
 pub mod flow;
+pub mod lambda;
+pub mod logs;
 pub mod pii;
 pub mod ports;
 pub mod sim;
