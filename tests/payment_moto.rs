@@ -66,22 +66,13 @@ async fn dynamodb_store_is_conditional_and_idempotent() {
     assert!(call.request_id.is_some());
     let (again, _) = store.create(&p).await.unwrap();
     assert_eq!(again, Created::Existing(p.clone()));
-    assert_eq!(
-        store
-            .settle("pay_1", Status::Succeeded, "pi_1")
-            .await
-            .unwrap()
-            .0,
-        true
-    );
-    assert_eq!(
-        store
-            .settle("pay_1", Status::Failed, "pi_1")
-            .await
-            .unwrap()
-            .0,
-        false
-    );
+    let (moved, _) = store
+        .settle("pay_1", Status::Succeeded, "pi_1")
+        .await
+        .unwrap();
+    assert!(moved, "pending -> succeeded");
+    let (moved, _) = store.settle("pay_1", Status::Failed, "pi_1").await.unwrap();
+    assert!(!moved, "no longer pending");
     let (read, _) = store.get("pay_1").await.unwrap();
     let read = read.unwrap();
     assert_eq!(
