@@ -243,7 +243,11 @@ async fn the_flow_over_dynamodb_and_sqs_carries_the_trace_across_the_hop() {
     assert_eq!(carried.parent.as_deref(), sqs_span.id.as_deref());
 
     let arn = "arn:aws:sqs:us-east-1:123456789012:prism";
-    let delivered = app.deliver(&sqs_record(m, arn)).await;
+    let delivery_trace = TraceHeader::parse(
+        "Root=1-69a4d302-cccccccccccccccccccccccc;Parent=3333333333333333;Sampled=1",
+    )
+    .unwrap();
+    let delivered = app.deliver(&sqs_record(m, arn), &delivery_trace).await;
     assert!(delivered.response.batch_item_failures.is_empty());
     let span = delivered.span.doc();
     assert_eq!(
@@ -302,7 +306,11 @@ async fn put_trace_segments_reaches_xray() {
     let cfg = payment_core::sim::SimConfig {
         payments: 5,
         days: 1,
-        seed: 11,
+        // A seed no earlier run against the same emulator used: fresh trace ids.
+        seed: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64,
         start,
     };
     payment_core::sim::simulate(&cfg, &memory).await.unwrap();

@@ -402,7 +402,7 @@ impl<S: PaymentStore, Q: Queue, P: Stripe, R: Prism> VaultLink<S, Q, P, R> {
         req: &ApiGatewayProxyRequest,
         trace: &TraceHeader,
     ) -> Handled<ApiGatewayProxyResponse> {
-        let log = tracing::info_span!("request", trace_id = %trace.root, correlation_id = tracing::field::Empty, route = "POST /webhooks/stripe");
+        let log = tracing::info_span!("request", trace_id = %trace.root, correlation_id = "unverified", route = "POST /webhooks/stripe");
         let mut span = Span::new(names::WEBHOOK, self.segment_id(), self.now());
         span.annotate("PaymentProvider", "Stripe");
         let (status, body, payment_id, correlation_id) = self
@@ -549,7 +549,11 @@ impl<S: PaymentStore, Q: Queue, P: Stripe, R: Prism> VaultLink<S, Q, P, R> {
 
     /// Prism delivery for one SQS record. A failure is reported as a batch item failure,
     /// so SQS retries it and, after the redrive limit, moves it to the DLQ.
-    pub async fn deliver(&self, record: &SqsMessage) -> Handled<SqsBatchResponse> {
+    pub async fn deliver(
+        &self,
+        record: &SqsMessage,
+        trace: &TraceHeader,
+    ) -> Handled<SqsBatchResponse> {
         let attr = |k: &str| {
             record
                 .message_attributes
@@ -568,7 +572,7 @@ impl<S: PaymentStore, Q: Queue, P: Stripe, R: Prism> VaultLink<S, Q, P, R> {
             .attributes
             .get("AWSTraceHeader")
             .and_then(|h| TraceHeader::parse(h).ok());
-        let log = tracing::info_span!("request", trace_id = upstream.as_ref().map_or("", |h| h.root.as_str()), correlation_id = %correlation_id, route = "sqs vaultlink-prism-delivery");
+        let log = tracing::info_span!("request", trace_id = %trace.root, correlation_id = %correlation_id, upstream_trace_id = upstream.as_ref().map_or("", |h| h.root.as_str()), route = "sqs vaultlink-prism-delivery");
         let mut span = Span::new(names::DELIVER, self.segment_id(), self.now());
         span.annotate("PaymentId", payment_id.as_str());
         span.annotate("CorrelationId", correlation_id.as_str());

@@ -145,9 +145,12 @@ async fn delivery(
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, Error> {
     let trace = trace_of(&event.context);
+    let header = trace
+        .clone()
+        .unwrap_or_else(|| TraceHeader::new_root(0, &mut rand::rng(), false));
     let mut out = SqsBatchResponse::default();
     for record in &event.payload.records {
-        let r = send(emitter, trace.as_ref(), app.deliver(record).await).await;
+        let r = send(emitter, trace.as_ref(), app.deliver(record, &header).await).await;
         out.batch_item_failures.extend(r.batch_item_failures);
     }
     Ok(out)

@@ -403,7 +403,10 @@ impl Simulator {
                     "arn:aws:sqs:{}:{}:vaultlink-prism-delivery",
                     self.app.cfg.region, self.app.cfg.account
                 );
-                let handled = self.app.deliver(&sqs_record(&m, &arn)).await;
+                let handled = self
+                    .app
+                    .deliver(&sqs_record(&m, &arn), &trace.function_header())
+                    .await;
                 self.report.deliveries.requests += 1;
                 if header.is_sampled() {
                     self.report.deliveries.traced += 1;
