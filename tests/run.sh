@@ -73,6 +73,7 @@ step "infra: CDK synth offline, assertion tests, cfn-lint"
 echo "cfn-lint: no findings"
 
 step "pytest: the archive read back with pyarrow and boto3; exports from moto; the DDL parsed as Athena SQL"
-cargo build --quiet -p cli -p exporter --bins
+cargo build --quiet -p cli -p exporter -p payment-core --bins
 XRAY_ARCHIVE_BIN=$target/debug/xray-archive XRAY_ARCHIVE_LAMBDA_BIN=$target/debug/exporter \
+  XRAY_ARCHIVE_VAULTLINK_BIN=$target/debug/vaultlink \
   "$venv/bin/python" -m pytest tests/python -q

@@ -27,7 +27,12 @@ const RUNS: usize = 7;
 /// DynamoDB and Stripe calls, under the function's segment, as an independent subsegment.
 fn instrument_one(n: usize, cfg: &Config, trace: &TraceHeader) -> usize {
     let t = 1_772_409_600.0 + n as f64;
-    let id = |k: u64| format!("{:016x}", (n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ k);
+    let id = |k: u64| {
+        format!(
+            "{:016x}",
+            (n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ k
+        )
+    };
     let mut handler = Span::new("CreatePayment", id(1), t);
     let payment_id = format!("pay_{:024x}", n);
     handler.annotate("CorrelationId", "5450b317-1890-438c-af70-5fcdccaf47a2");
@@ -42,14 +47,22 @@ fn instrument_one(n: usize, cfg: &Config, trace: &TraceHeader) -> usize {
     );
     let mut ddb = Span::new("DynamoDB", id(2), t + 0.001).namespace("aws");
     ddb.aws_table(&cfg.table);
-    ddb.aws("PutItem", &cfg.region, Some("7Q8PJ1M0R5KSVG5UQ1FVJ2J2SBVV4KQNSO5AEMVJF66Q9ASUAAJG"));
+    ddb.aws(
+        "PutItem",
+        &cfg.region,
+        Some("7Q8PJ1M0R5KSVG5UQ1FVJ2J2SBVV4KQNSO5AEMVJF66Q9ASUAAJG"),
+    );
     ddb.http_status(200);
     handler.push(ddb.end(t + 0.012));
     let mut stripe = Span::new("api.stripe.com", id(3), t + 0.013).namespace("remote");
     stripe.http_request("POST", "https://api.stripe.com/v1/payment_intents", None);
     stripe.http_status(200);
     handler.push(stripe.end(t + 0.4));
-    handler.metadata("VaultLink", "intent", json!({"id": "pi_3MtwBwLkdIwHu7ix28a3tqPa", "status": "processing"}));
+    handler.metadata(
+        "VaultLink",
+        "intent",
+        json!({"id": "pi_3MtwBwLkdIwHu7ix28a3tqPa", "status": "processing"}),
+    );
     handler.http_status(201);
     let doc = handler
         .end(t + 0.401)
@@ -65,8 +78,14 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn main() {
     let cfg = Config::local();
-    let trace = TraceHeader::parse("Root=1-69a4d300-aaaaaaaaaaaaaaaaaaaaaaaa;Parent=1111111111111111;Sampled=1").unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let trace = TraceHeader::parse(
+        "Root=1-69a4d300-aaaaaaaaaaaaaaaaaaaaaaaa;Parent=1111111111111111;Sampled=1",
+    )
+    .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let mut instrument = Vec::new();
     let mut handler = Vec::new();
     let mut bytes = 0;
@@ -108,9 +127,14 @@ fn main() {
         handler.push(start.elapsed().as_secs_f64() * 1e6 / REQUESTS as f64);
     }
     let (i, h) = (median(instrument), median(handler));
-    println!("instrumentation per request (segments built, guarded and serialized; emitter excluded):");
+    println!(
+        "instrumentation per request (segments built, guarded and serialized; emitter excluded):"
+    );
     println!("  {i:.2} µs  (median of {RUNS} runs of {REQUESTS} requests; {bytes} bytes of JSON)");
-    println!("  target under 20 µs: {}", if i < 20.0 { "met" } else { "MISSED" });
+    println!(
+        "  target under 20 µs: {}",
+        if i < 20.0 { "met" } else { "MISSED" }
+    );
     println!("whole POST /payments handler on the embedded stand-ins, instrumentation included:");
     println!("  {h:.2} µs");
     println!("instrumentation / handler: {:.2}", i / h);

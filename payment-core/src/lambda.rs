@@ -91,8 +91,15 @@ async fn send<T>(emitter: &UdpEmitter, trace: Option<&TraceHeader>, handled: Han
         && let Some(parent) = &t.parent
     {
         let doc = handled.span.independent(&t.root, parent).into_doc();
-        if let Err(e) = emitter.emit(vec![doc]).await {
-            tracing::warn!(error = %e, "could not send the subsegment to the X-Ray daemon");
+        match emitter.emit(vec![doc]).await {
+            Ok(()) => tracing::debug!(
+                trace_id = t.root,
+                parent,
+                "subsegment sent to the X-Ray daemon"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not send the subsegment to the X-Ray daemon")
+            }
         }
     }
     handled.response

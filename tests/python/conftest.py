@@ -70,3 +70,10 @@ def lambda_binary() -> pathlib.Path:
     path = pathlib.Path(os.environ.get("XRAY_ARCHIVE_LAMBDA_BIN", ROOT / "target" / "debug" / "exporter"))
     assert path.exists(), f"build the Lambda first (cargo build -p exporter --bins); {path} is missing"
     return path
+
+
+@pytest.fixture(scope="session")
+def vaultlink() -> pathlib.Path:
+    path = pathlib.Path(os.environ.get("XRAY_ARCHIVE_VAULTLINK_BIN", ROOT / "target" / "debug" / "vaultlink"))
+    assert path.exists(), f"build the payment functions first (cargo build -p payment-core --bins); {path} is missing"
+    return path

@@ -165,3 +165,69 @@ def wait_until(predicate, timeout=10.0):
             return True
         time.sleep(0.05)
     return False
+
+
+class RuntimeApi:
+    """A stand-in for the Lambda Runtime API (the HTTP interface a custom runtime polls), so
+    the real Lambda binary runs here: it hands out the queued events, with their deadlines
+    and optional X-Ray trace headers, and records each response or error. An event is
+    (request id, seconds to the deadline, payload[, trace header])."""
+
+    def __init__(self, events, function="xray-archive-exporter"):
+        import http.server
+        import queue
+        import threading
+
+        self.events = list(events)
+        self.results = queue.Queue()
+        api = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                if not api.events:
+                    time.sleep(30)  # no more work: the test ends the process meanwhile
+                    self.send_response(500)
+                    self.end_headers()
+                    return
+                event = api.events.pop(0)
+                request_id, deadline_s, payload = event[:3]
+                trace_id = event[3] if len(event) > 3 else None
+                body = json.dumps(payload).encode()
+                self.send_response(200)
+                self.send_header("Lambda-Runtime-Aws-Request-Id", request_id)
+                self.send_header("Lambda-Runtime-Deadline-Ms", str(int((time.time() + deadline_s) * 1000)))
+                self.send_header("Lambda-Runtime-Invoked-Function-Arn",
+                                 f"arn:aws:lambda:us-east-1:123456789012:function:{function}")
+                if trace_id:
+                    self.send_header("Lambda-Runtime-Trace-Id", trace_id)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                parts = self.path.strip("/").split("/")
+                api.results.put((parts[-2], parts[-1], json.loads(body or b"null")))
+                self.send_response(202)
+                self.end_headers()
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def address(self):
+        return f"127.0.0.1:{self.server.server_port}"
+
+    def run(self, binary, env, n):
+        proc = subprocess.Popen([str(binary)], env={**env, "AWS_LAMBDA_RUNTIME_API": self.address},
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            results = [self.results.get(timeout=60) for _ in range(n)]
+        finally:
+            proc.kill()
+            out, err = proc.communicate()
+            self.server.shutdown()
+        return results, out, err
