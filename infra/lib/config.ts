@@ -26,6 +26,10 @@ export interface InfraConfig {
   readonly exporterArtifact: string;
   /** Directory holding one subdirectory per payment-core Lambda, each with a `bootstrap`. */
   readonly paymentArtifacts: string;
+  /** Prism's notification endpoint, for the delivery function. */
+  readonly prismUrl: string;
+  /** Stripe's API base URL. */
+  readonly stripeApiBase: string;
 }
 
 const PREFIX = 'xray-archive:';
@@ -55,6 +59,8 @@ export function readConfig(node: Node, baseDir: string): InfraConfig {
     athenaBytesScannedCutoff: num('athenaBytesScannedCutoff', 10_000_000, 1e15),
     exporterArtifact: path.resolve(baseDir, String(get('exporterArtifact') ?? '../target/lambda/exporter')),
     paymentArtifacts: path.resolve(baseDir, String(get('paymentArtifacts') ?? '../target/lambda')),
+    prismUrl: String(get('prismUrl') ?? 'https://prism.vaultlink.example/v2/notifications'),
+    stripeApiBase: String(get('stripeApiBase') ?? 'https://api.stripe.com'),
   };
 }
 

@@ -1,5 +1,8 @@
-// The VaultLink payment core, as the tracing design note describes it: API Gateway, three
-// traced Lambdas, DynamoDB, the Prism queue with its DLQ, sampling rules and alarms.
+// The VaultLink payment core, as the tracing design note describes it: API Gateway, four
+// traced Lambdas (one `vaultlink` binary; VAULTLINK_HANDLER picks the function), DynamoDB,
+// the Prism queue with its DLQ, sampling rules and alarms. The secrets STRIPE_API_KEY,
+// STRIPE_WEBHOOK_SECRET and CUSTOMER_HASH_KEY are set on the functions after deployment,
+// never in a template.
 import * as path from 'path';
 import { Duration, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
@@ -29,7 +32,7 @@ export class PaymentCoreStack extends Stack {
     const c = props.config;
 
     const table = new dynamodb.Table(this, 'Payments', {
-      partitionKey: { name: 'payment_id', type: dynamodb.AttributeType.STRING },
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
@@ -48,7 +51,7 @@ export class PaymentCoreStack extends Stack {
       deadLetterQueue: { queue: dlq, maxReceiveCount: MAX_RECEIVE_COUNT },
     });
 
-    const fn = (id: string, name: string, description: string) =>
+    const fn = (id: string, name: string, description: string, handler: string) =>
       new lambda.Function(this, id, {
         description,
         runtime: lambda.Runtime.PROVIDED_AL2023,
@@ -60,13 +63,21 @@ export class PaymentCoreStack extends Stack {
         memorySize: 256,
         environment: {
           AWS_XRAY_TRACING_NAME: description.split(':')[0],
+          VAULTLINK_HANDLER: handler,
           PAYMENTS_TABLE: table.tableName,
           PRISM_QUEUE_URL: queue.queueUrl,
+          PRISM_DLQ_URL: dlq.queueUrl,
+          PRISM_MAX_RECEIVES: String(MAX_RECEIVE_COUNT),
+          PRISM_URL: c.prismUrl,
+          STRIPE_API_BASE: c.stripeApiBase,
         },
       });
-    const create = fn('CreatePayment', 'create-payment', 'VaultLink-PaymentService: POST /payments');
-    const webhook = fn('StripeWebhook', 'stripe-webhook', 'VaultLink-WebhookService: POST /webhooks/stripe');
-    const delivery = fn('PrismDeliveryFn', 'prism-delivery', 'VaultLink-PrismDelivery: delivers payment updates to Prism');
+    const create = fn('CreatePayment', 'create-payment', 'VaultLink-PaymentService: POST /payments', 'api');
+    const webhook = fn('StripeWebhook', 'stripe-webhook', 'VaultLink-WebhookService: POST /webhooks/stripe', 'api');
+    const delivery = fn('PrismDeliveryFn', 'prism-delivery', 'VaultLink-PrismDelivery: delivers payment updates to Prism', 'delivery');
+    const replay = fn('DlqReplay', 'dlq-replay', 'VaultLink-DlqReplay: moves Prism DLQ messages back to the queue', 'replay');
+    dlq.grantConsumeMessages(replay);
+    queue.grantSendMessages(replay);
     table.grantReadWriteData(create);
     table.grantReadWriteData(webhook);
     queue.grantSendMessages(webhook);

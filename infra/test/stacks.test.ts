@@ -12,7 +12,7 @@ import { buildApp } from '../bin/app';
 /** A built Lambda artifact tree (a bootstrap per function), as the Rust build leaves it. */
 function artifacts(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xray-archive-artifacts-'));
-  for (const f of ['exporter', 'create-payment', 'stripe-webhook', 'prism-delivery']) {
+  for (const f of ['exporter', 'create-payment', 'stripe-webhook', 'prism-delivery', 'dlq-replay']) {
     fs.mkdirSync(path.join(dir, f));
     fs.writeFileSync(path.join(dir, f, 'bootstrap'), '#!/bin/sh\n');
   }
@@ -164,8 +164,17 @@ test('payment core: traced API Gateway and Lambdas, DynamoDB, queue with DLQ', (
   payments.hasResourceProperties('AWS::ApiGateway::Stage', { TracingEnabled: true, StageName: 'prod' });
   const fns = Object.values(payments.findResources('AWS::Lambda::Function')) as any[];
   const traced = fns.filter((f) => f.Properties.TracingConfig?.Mode === 'Active');
-  assert.equal(traced.length, 3);
+  assert.equal(traced.length, 4);
+  assert.deepEqual(traced.map((f) => f.Properties.Environment.Variables.VAULTLINK_HANDLER).sort(), ['api', 'api', 'delivery', 'replay']);
+  for (const f of traced) {
+    const env = f.Properties.Environment.Variables;
+    assert.equal(env.PRISM_MAX_RECEIVES, '5');
+    for (const secret of ['STRIPE_API_KEY', 'STRIPE_WEBHOOK_SECRET', 'CUSTOMER_HASH_KEY']) {
+      assert.equal(env[secret], undefined, `${secret} must not be in the template`);
+    }
+  }
   payments.resourceCountIs('AWS::DynamoDB::Table', 1);
+  payments.hasResourceProperties('AWS::DynamoDB::Table', { KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }] });
   payments.hasResourceProperties('AWS::SQS::Queue', { RedrivePolicy: { deadLetterTargetArn: Match.anyValue(), maxReceiveCount: 5 } });
   payments.hasResourceProperties('AWS::Lambda::EventSourceMapping', { BatchSize: 10 });
 });
