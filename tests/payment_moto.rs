@@ -3,12 +3,12 @@
 //! whole flow over them (the trace header and correlation id across a real SQS hop, a
 //! duplicate webhook), and PutTraceSegments.
 
+use e2e::unique;
 use std::sync::Arc;
 
-use aws_lambda_events::apigw::ApiGatewayProxyRequest;
 use aws_lambda_events::encodings::Body;
 use payment_core::adapters::{DynamoStore, SqsQueue};
-use payment_core::flow::{Config, VaultLink, sqs_record};
+use payment_core::flow::{Config, VaultLink, proxy_request, sqs_record};
 use payment_core::ports::{
     Created, Payment, PaymentStore, Queue, QueueMessage, Status, SystemClock,
 };
@@ -31,14 +31,6 @@ async fn sdk() -> aws_config::SdkConfig {
         ))
         .load()
         .await
-}
-
-fn unique(name: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{name}-{}-{}", std::process::id(), nanos % 1_000_000_000)
 }
 
 fn payment(id: &str) -> Payment {
@@ -124,20 +116,6 @@ async fn sqs_queue_keeps_attributes_and_redrives_to_the_dlq() {
     queue.delete_dlq(&dead[0].receipt).await.unwrap();
 }
 
-fn api_request(path: &str, headers: &[(&str, &str)], body: &str) -> ApiGatewayProxyRequest {
-    let mut r = ApiGatewayProxyRequest::default();
-    r.http_method = "POST".parse().unwrap();
-    r.path = Some(path.into());
-    for (k, v) in headers {
-        r.headers.insert(
-            aws_lambda_events::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
-            v.parse().unwrap(),
-        );
-    }
-    r.body = Some(body.into());
-    r
-}
-
 fn body(r: &aws_lambda_events::apigw::ApiGatewayProxyResponse) -> serde_json::Value {
     match &r.body {
         Some(Body::Text(t)) => serde_json::from_str(t).unwrap(),
@@ -177,7 +155,7 @@ async fn the_flow_over_dynamodb_and_sqs_carries_the_trace_across_the_hop() {
     .unwrap();
     let created = app
         .create_payment(
-            &api_request(
+            &proxy_request("POST", 
                 "/payments",
                 &[("Idempotency-Key", "k-moto-1"), ("X-Correlation-Id", "corr-moto-1")],
                 r#"{"amount":2500,"currency":"GBP","customer_id":"cus_NffrFeUfNV2Hib","payment_method":"pm_card_visa"}"#,
@@ -212,7 +190,8 @@ async fn the_flow_over_dynamodb_and_sqs_carries_the_trace_across_the_hop() {
         .as_secs_f64();
     let (event, signature) =
         stripe.webhook("evt_moto_1", true, &intent, &payment_id, "corr-moto-1", now);
-    let hook = api_request(
+    let hook = proxy_request(
+        "POST",
         "/webhooks/stripe",
         &[("Stripe-Signature", &signature)],
         &event,
@@ -278,7 +257,8 @@ async fn the_flow_over_dynamodb_and_sqs_carries_the_trace_across_the_hop() {
     assert_eq!(stored.unwrap().status, Status::Succeeded);
 
     // A tampered body is rejected before anything is read.
-    let tampered = api_request(
+    let tampered = proxy_request(
+        "POST",
         "/webhooks/stripe",
         &[("Stripe-Signature", &signature)],
         &event.replace("succeeded", "payment_failed"),

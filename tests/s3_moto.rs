@@ -6,6 +6,7 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::types::ObjectLockMode;
 use bytes::Bytes;
+use e2e::unique;
 use exporter::store::conformance;
 use exporter::{ArchiveStore, LockMode, ObjectLock, S3Options, S3Store};
 
@@ -27,15 +28,6 @@ fn client() -> Client {
         .force_path_style(true)
         .build();
     Client::from_conf(config)
-}
-
-/// A bucket name no earlier run against the same emulator used.
-fn unique(name: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{name}-{}-{}", std::process::id(), nanos % 1_000_000_000)
 }
 
 async fn locked_bucket(name: &str) -> Client {

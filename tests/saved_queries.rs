@@ -128,6 +128,40 @@ async fn two_visit_archive(dir: &Path) {
     .unwrap();
 }
 
+/// Looks `id` up and checks it found the same spans a full-scan SQL query finds.
+async fn lookup_matches_full_scan(
+    store: &LocalDirStore,
+    engine: &LocalEngine,
+    id: &str,
+) -> athena::PaymentStory {
+    let story = lookup(store, id).await.unwrap();
+    let mut got: Vec<String> = story
+        .traces
+        .iter()
+        .flat_map(|t| {
+            t.spans
+                .iter()
+                .map(move |s| format!("{},{}", t.trace_id, s.id))
+        })
+        .collect();
+    got.sort();
+    let scan = engine
+        .sql(&format!(
+            "SELECT trace_id, id FROM spans WHERE trace_id IN \
+             (SELECT trace_id FROM spans WHERE payment_id = '{id}') ORDER BY trace_id, id"
+        ))
+        .await
+        .unwrap();
+    let want: Vec<String> = format(&scan, Format::Csv)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(got, want, "{id}");
+    story
+}
+
 #[tokio::test]
 async fn lookup_finds_what_a_full_scan_finds() {
     let dir = tempfile::tempdir().unwrap();
@@ -136,31 +170,7 @@ async fn lookup_finds_what_a_full_scan_finds() {
     let engine = LocalEngine::open(dir.path()).await.unwrap();
     for n in [1, 7, 42, 150, 299, 300] {
         let id = format!("pay_{n:012}");
-        let story = lookup(&store, &id).await.unwrap();
-        let mut got: Vec<String> = story
-            .traces
-            .iter()
-            .flat_map(|t| {
-                t.spans
-                    .iter()
-                    .map(move |s| format!("{},{}", t.trace_id, s.id))
-            })
-            .collect();
-        got.sort();
-        let scan = engine
-            .sql(&format!(
-                "SELECT trace_id, id FROM spans WHERE trace_id IN \
-                 (SELECT trace_id FROM spans WHERE payment_id = '{id}') ORDER BY trace_id, id"
-            ))
-            .await
-            .unwrap();
-        let want: Vec<String> = format(&scan, Format::Csv)
-            .unwrap()
-            .lines()
-            .skip(1)
-            .map(str::to_owned)
-            .collect();
-        assert_eq!(got, want, "{id}");
+        let story = lookup_matches_full_scan(&store, &engine, &id).await;
         assert_eq!(story.traces.len(), 2, "{id}: one trace in each visit");
         let days: std::collections::BTreeSet<&str> =
             story.traces.iter().map(|t| t.dt.as_str()).collect();
@@ -191,31 +201,7 @@ async fn lookup_tells_each_scenarios_story() {
     let engine = LocalEngine::open(dir.path()).await.unwrap();
     for (scenario, ids) in &report.scenarios {
         let id = &ids[0];
-        let story = lookup(&store, id).await.unwrap();
-        let mut got: Vec<String> = story
-            .traces
-            .iter()
-            .flat_map(|t| {
-                t.spans
-                    .iter()
-                    .map(move |s| format!("{},{}", t.trace_id, s.id))
-            })
-            .collect();
-        got.sort();
-        let scan = engine
-            .sql(&format!(
-                "SELECT trace_id, id FROM spans WHERE trace_id IN \
-                 (SELECT trace_id FROM spans WHERE payment_id = '{id}') ORDER BY trace_id, id"
-            ))
-            .await
-            .unwrap();
-        let want: Vec<String> = format(&scan, Format::Csv)
-            .unwrap()
-            .lines()
-            .skip(1)
-            .map(str::to_owned)
-            .collect();
-        assert_eq!(got, want, "{scenario:?} {id}");
+        let story = lookup_matches_full_scan(&store, &engine, id).await;
         let stages: Vec<&str> = story.traces.iter().map(|t| t.stage.as_str()).collect();
         let failure = story.first_failure.as_ref().map(|f| f.name.as_str());
         match scenario {

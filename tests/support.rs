@@ -87,3 +87,12 @@ pub fn count_spans(doc: &serde_json::Value) -> usize {
         .and_then(|s| s.as_array())
         .map_or(0, |subs| subs.iter().map(count_spans).sum())
 }
+
+/// A resource name no earlier run against the same emulator used.
+pub fn unique(name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{name}-{}-{}", std::process::id(), nanos % 1_000_000_000)
+}

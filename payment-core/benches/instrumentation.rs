@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use aws_lambda_events::apigw::ApiGatewayProxyRequest;
-use payment_core::flow::{Config, VaultLink};
+use payment_core::flow::{Config, VaultLink, proxy_request};
 use payment_core::pii;
 use payment_core::ports::SimClock;
 use payment_core::standins::{Env, LocalQueue, MemoryStore, SimPrism, SimStripe};
@@ -109,12 +109,13 @@ fn main() {
         );
         let requests: Vec<ApiGatewayProxyRequest> = (0..REQUESTS)
             .map(|n| {
-                let mut r = ApiGatewayProxyRequest::default();
-                r.http_method = "POST".parse().unwrap();
-                r.path = Some("/payments".into());
-                r.headers.insert("idempotency-key", format!("bench-{run}-{n}").parse().unwrap());
-                r.body = Some(r#"{"amount":2500,"currency":"gbp","customer_id":"cus_NffrFeUfNV2Hib","payment_method":"pm_card_visa"}"#.into());
-                r
+                let key = format!("bench-{run}-{n}");
+                proxy_request(
+                    "POST",
+                    "/payments",
+                    &[("Idempotency-Key", &key)],
+                    r#"{"amount":2500,"currency":"gbp","customer_id":"cus_NffrFeUfNV2Hib","payment_method":"pm_card_visa"}"#,
+                )
             })
             .collect();
         let start = Instant::now();

@@ -113,6 +113,27 @@ fn response(status: u16, body: &Value) -> ApiGatewayProxyResponse {
     r
 }
 
+/// An API Gateway proxy request, as API Gateway hands one to the function (for the
+/// simulator, tests and benchmarks).
+pub fn proxy_request(
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> ApiGatewayProxyRequest {
+    let mut r = ApiGatewayProxyRequest::default();
+    r.http_method = method.parse().expect("an HTTP method");
+    r.path = Some(path.to_owned());
+    for (k, v) in headers {
+        r.headers.insert(
+            aws_lambda_events::http::HeaderName::from_bytes(k.as_bytes()).expect("a header name"),
+            v.parse().expect("a header value"),
+        );
+    }
+    r.body = Some(body.to_owned());
+    r
+}
+
 fn header<'a>(req: &'a ApiGatewayProxyRequest, name: &str) -> Option<&'a str> {
     req.headers
         .iter()
@@ -225,6 +246,24 @@ impl<S: PaymentStore, Q: Queue, P: Stripe, R: Prism> VaultLink<S, Q, P, R> {
         s
     }
 
+    /// Ends an API handler's subsegment with its status and wraps the response.
+    fn answered(
+        &self,
+        mut span: Span,
+        status: u16,
+        body: &Value,
+        payment_id: Option<String>,
+        correlation_id: Option<String>,
+    ) -> Handled<ApiGatewayProxyResponse> {
+        span.http_status(status);
+        Handled {
+            response: response(status, body),
+            span: span.end(self.now()),
+            payment_id,
+            correlation_id,
+        }
+    }
+
     /// `GET /health`: no downstream calls, never traced (the sampling rules say 0%).
     pub fn health(&self) -> ApiGatewayProxyResponse {
         response(200, &json!({"status": "ok"}))
@@ -247,13 +286,7 @@ impl<S: PaymentStore, Q: Queue, P: Stripe, R: Prism> VaultLink<S, Q, P, R> {
             .create_inner(req, &correlation_id, &mut span)
             .instrument(log)
             .await;
-        span.http_status(status);
-        Handled {
-            response: response(status, &body),
-            span: span.end(self.now()),
-            payment_id,
-            correlation_id: Some(correlation_id),
-        }
+        self.answered(span, status, &body, payment_id, Some(correlation_id))
     }
 
     async fn create_inner(
@@ -409,13 +442,7 @@ impl<S: PaymentStore, Q: Queue, P: Stripe, R: Prism> VaultLink<S, Q, P, R> {
             .webhook_inner(req, trace, &mut span)
             .instrument(log)
             .await;
-        span.http_status(status);
-        Handled {
-            response: response(status, &body),
-            span: span.end(self.now()),
-            payment_id,
-            correlation_id,
-        }
+        self.answered(span, status, &body, payment_id, correlation_id)
     }
 
     async fn webhook_inner(

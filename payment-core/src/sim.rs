@@ -11,14 +11,13 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::sync::Arc;
 
-use aws_lambda_events::apigw::ApiGatewayProxyRequest;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use schema::SegmentDocument;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::flow::{Config, Handled, VaultLink, sqs_record};
+use crate::flow::{Config, Handled, VaultLink, proxy_request, sqs_record};
 use crate::ports::{Clock, Intent, SimClock, Status};
 use crate::standins::{Env, LocalQueue, MemoryStore, SimPrism, SimStripe, cards};
 use crate::xray::{EmitError, Emitter, Sampler, Span, TraceHeader};
@@ -316,27 +315,6 @@ impl Simulator {
         header
     }
 
-    fn request(
-        &mut self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, String)],
-        body: String,
-    ) -> ApiGatewayProxyRequest {
-        let mut r = ApiGatewayProxyRequest::default();
-        r.http_method = method.parse().expect("an HTTP method");
-        r.path = Some(path.to_owned());
-        for (k, v) in headers {
-            r.headers.insert(
-                aws_lambda_events::http::HeaderName::from_bytes(k.as_bytes())
-                    .expect("a header name"),
-                v.parse().expect("a header value"),
-            );
-        }
-        r.body = Some(body);
-        r
-    }
-
     async fn handle(
         &mut self,
         event: Event,
@@ -360,11 +338,11 @@ impl Simulator {
                     &correlation_id,
                     now,
                 );
-                let req = self.request(
+                let req = proxy_request(
                     "POST",
                     "/webhooks/stripe",
-                    &[("Stripe-Signature", sig)],
-                    body,
+                    &[("Stripe-Signature", &sig)],
+                    &body,
                 );
                 let header =
                     self.sample("VaultLink-WebhookService", "POST", "/webhooks/stripe", now);
@@ -514,7 +492,7 @@ impl Simulator {
             "payment_method": method,
         })
         .to_string();
-        let req = self.request("POST", "/payments", &[("Idempotency-Key", key)], body);
+        let req = proxy_request("POST", "/payments", &[("Idempotency-Key", &key)], &body);
         let header = self.sample("VaultLink-PaymentService", "POST", "/payments", now);
         let trace = self.lambda_trace(&header, Service::PAYMENT, now);
         let handled = self

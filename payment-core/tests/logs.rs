@@ -4,8 +4,7 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use aws_lambda_events::apigw::ApiGatewayProxyRequest;
-use payment_core::flow::{Config, VaultLink};
+use payment_core::flow::{Config, VaultLink, proxy_request};
 use payment_core::pii;
 use payment_core::ports::SimClock;
 use payment_core::standins::{Env, LocalQueue, MemoryStore, SimPrism, SimStripe};
@@ -29,20 +28,6 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Buffer {
     fn make_writer(&'a self) -> Self::Writer {
         self.clone()
     }
-}
-
-fn request(path: &str, headers: &[(&str, &str)], body: &str) -> ApiGatewayProxyRequest {
-    let mut r = ApiGatewayProxyRequest::default();
-    r.http_method = "POST".parse().unwrap();
-    r.path = Some(path.into());
-    for (k, v) in headers {
-        r.headers.insert(
-            aws_lambda_events::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
-            v.parse().unwrap(),
-        );
-    }
-    r.body = Some(body.into());
-    r
 }
 
 #[test]
@@ -77,13 +62,13 @@ fn every_line_carries_the_trace_and_correlation_ids() {
                 r#"{{"amount":2500,"currency":"gbp","customer_id":"cus_NffrFeUfNV2Hib","payment_method":"{method}"}}"#
             );
             app.create_payment(
-                &request("/payments", &[("Idempotency-Key", key), ("X-Correlation-Id", "corr-42")], &body),
+                &proxy_request("POST", "/payments", &[("Idempotency-Key", key), ("X-Correlation-Id", "corr-42")], &body),
                 &trace,
             )
             .await;
         }
         // A bad webhook signature is logged too, under the same trace.
-        app.stripe_webhook(&request("/webhooks/stripe", &[("Stripe-Signature", "t=1,v1=00")], "{}"), &trace)
+        app.stripe_webhook(&proxy_request("POST", "/webhooks/stripe", &[("Stripe-Signature", "t=1,v1=00")], "{}"), &trace)
             .await;
     });
     let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
