@@ -382,6 +382,7 @@ pub fn init_logging(verbose: u8) {
 
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    exporter::config::check_redaction_env()?;
     match cli.command {
         Command::Export {
             source,

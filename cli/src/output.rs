@@ -52,6 +52,17 @@ pub fn print_summary(s: &ExportSummary, archive: &str, skipped: &[PathBuf]) {
     if !skipped.is_empty() {
         println!("  skipped      {} files (*.md, hidden)", skipped.len());
     }
+    if !s.redactions.is_empty() {
+        let kinds: Vec<String> = s
+            .redactions
+            .iter()
+            .map(|(kind, n)| format!("{n} {kind}"))
+            .collect();
+        println!(
+            "  redacted     {} (before anything was written)",
+            kinds.join(", ")
+        );
+    }
     if s.quarantined.is_empty() {
         println!("  quarantined  0");
     } else {

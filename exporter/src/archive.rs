@@ -41,6 +41,8 @@ pub struct WriterConfig {
     /// `false` (files): both are kept, each a piece of evidence. `true` (the X-Ray API, whose
     /// answer is the segment's latest state): the new text replaces the old one.
     pub supersede: bool,
+    /// What is removed from documents before they are parsed and written.
+    pub redaction: crate::redact::Policy,
 }
 
 /// 32 MiB of documents: about 30,000 payment-trace documents. With their parsed models,
@@ -60,6 +62,9 @@ impl Default for WriterConfig {
             buffer_bytes: DEFAULT_BUFFER_BYTES,
             batch_documents: DEFAULT_BATCH_DOCUMENTS,
             supersede: false,
+            // XRAY_ARCHIVE_HASH_KEY / _EMAILS / _CLIENT_IPS; the CLI and the Lambda check
+            // them at start and stop on a bad value.
+            redaction: crate::redact::Policy::from_env().unwrap_or_default(),
         }
     }
 }
@@ -118,6 +123,8 @@ pub struct ExportSummary {
     pub archive_bytes: u64,
     /// Inputs quarantined, with reasons.
     pub quarantined: Vec<QuarantineRecord>,
+    /// Values the redaction policy removed, by kind (`card_number`, `email`, `client_ip`).
+    pub redactions: crate::redact::Counts,
     /// Every object written, last write of a key winning, in key order: what the manifest
     /// lists.
     #[serde(skip)]
@@ -170,7 +177,12 @@ impl<'a, S: ArchiveStore> ArchiveWriter<'a, S> {
             SourceContent::Document {
                 text,
                 limit_exceeded,
-            } => match ArchivedSegment::new(text, limit_exceeded) {
+            } => match ArchivedSegment::new(
+                self.config
+                    .redaction
+                    .apply(text, &mut self.summary.redactions),
+                limit_exceeded,
+            ) {
                 Ok(seg) => self.accept(seg).await?,
                 Err(rejected) => {
                     let bytes = rejected.text.into_bytes();
@@ -179,6 +191,10 @@ impl<'a, S: ArchiveStore> ArchiveWriter<'a, S> {
                 }
             },
             SourceContent::Rejected { bytes, reason } => {
+                let bytes = self
+                    .config
+                    .redaction
+                    .apply_bytes(bytes, &mut self.summary.redactions);
                 self.quarantine(bytes, &item.source, &item.location, reason)
                     .await?
             }

@@ -12,6 +12,11 @@
 //! | `XRAY_ARCHIVE_WINDOW_MINUTES` | window length (divides a day) | 60 |
 //! | `XRAY_ARCHIVE_RESWEEP` | re-sweep for late segments after the windows | true |
 //! | `XRAY_ARCHIVE_CONCURRENCY` | BatchGetTraces calls in flight | 4 |
+//! | `XRAY_ARCHIVE_HASH_KEY` | HMAC key for hashed emails and IPs | none: hashed values are dropped |
+//! | `XRAY_ARCHIVE_EMAILS` | `keep`, `drop` or `hash` email addresses | hash |
+//! | `XRAY_ARCHIVE_CLIENT_IPS` | `keep`, `drop`, `hash` or `truncate24` client IPs | keep |
+//!
+//! Card numbers are always redacted.
 
 use chrono::Duration;
 
@@ -93,4 +98,11 @@ pub fn minutes_var(name: &str, default: i64) -> Result<Duration> {
         return Err(Error::Config(format!("{name} must be positive")));
     }
     Ok(Duration::minutes(m))
+}
+
+/// Checks the redaction settings, so a bad value stops the run at its start.
+pub fn check_redaction_env() -> Result<()> {
+    crate::redact::Policy::from_env()
+        .map(|_| ())
+        .map_err(Error::Config)
 }

@@ -93,6 +93,9 @@ pub struct Manifest {
     pub superseded: u64,
     /// Inputs quarantined.
     pub quarantined: u64,
+    /// Values the redaction policy removed, by kind.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub redactions: crate::redact::Counts,
     /// Every object written, in key order.
     pub objects: Vec<ObjectRecord>,
     /// The manifest before this one, `None` for the first.

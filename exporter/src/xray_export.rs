@@ -499,6 +499,7 @@ impl<S: ArchiveStore> Run<'_, S> {
             unchanged: summary.unchanged,
             superseded: summary.superseded,
             quarantined: summary.quarantined.len() as u64,
+            redactions: summary.redactions.clone(),
             objects: summary.objects.values().cloned().collect(),
             previous: previous.and_then(|c| c.manifest.clone()),
         };
