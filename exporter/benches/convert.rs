@@ -3,7 +3,9 @@
 //! Prints throughput in segments per second (median of several runs) with a baseline measured
 //! in the same run (parsing the same documents into `serde_json::Value`, and nothing else),
 //! and the archive size as a fraction of the input JSON, against a plain per-table zstd
-//! write (input order, no dictionary, default zstd level).
+//! write (input order, no dictionary, default zstd level). It also prints the redaction
+//! policy's cost: conversion with the default policy (keyed) against no redaction, both in
+//! the same run.
 //!
 //! ```sh
 //! cargo bench -p exporter --bench convert            # 20,000 traces
@@ -29,13 +31,20 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// The real export path: read responses, validate, buffer by window, convert, encode.
-fn archive(responses: &[String]) -> (u64, BTreeMap<String, (u64, u64)>) {
+fn archive(
+    responses: &[String],
+    redaction: exporter::redact::Policy,
+) -> (u64, BTreeMap<String, (u64, u64)>) {
     let store = MemoryStore::default();
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
     let summary = rt.block_on(async {
-        let mut w = ArchiveWriter::new(&store, WriterConfig::default());
+        let config = WriterConfig {
+            redaction,
+            ..WriterConfig::default()
+        };
+        let mut w = ArchiveWriter::new(&store, config);
         for (i, r) in responses.iter().enumerate() {
             for item in InputReader::new(&format!("response-{i}"), r.as_bytes()) {
                 w.push(item.unwrap()).await.unwrap();
@@ -151,16 +160,24 @@ fn main() {
 
     let mut ours = Vec::new();
     let mut base = Vec::new();
+    let mut unredacted = Vec::new();
     let mut tables = BTreeMap::new();
+    let policy = exporter::redact::Policy {
+        key: Some(b"bench-key".to_vec()),
+        ..exporter::redact::Policy::default()
+    };
     for _ in 0..runs {
         let t = Instant::now();
         std::hint::black_box(parse_only(&responses));
         base.push(t.elapsed().as_secs_f64());
         let t = Instant::now();
-        let (n, per_table) = archive(&responses);
+        let (n, per_table) = archive(&responses, policy.clone());
         ours.push(t.elapsed().as_secs_f64());
         assert_eq!(n as usize, segments);
         tables = per_table;
+        let t = Instant::now();
+        std::hint::black_box(archive(&responses, exporter::redact::Policy::off()));
+        unredacted.push(t.elapsed().as_secs_f64());
     }
     let m_ours = median(ours.clone());
     let m_base = median(base.clone());
@@ -173,6 +190,12 @@ fn main() {
         "baseline, parse the same documents into serde_json::Value only: median {m_base:.3} s = {:.0} segments/s; ratio convert/baseline = {:.2}x",
         segments as f64 / m_base,
         m_ours / m_base
+    );
+    let m_off = median(unredacted.clone());
+    println!(
+        "redaction: conversion with the default policy (cards, keyed email hashes) median {m_ours:.3} s; \
+         with no redaction median {m_off:.3} s {unredacted:.3?}; ratio = {:.3}x",
+        m_ours / m_off
     );
     let archive_bytes: u64 = tables.values().map(|t| t.0).sum();
     for (name, (bytes, objects)) in &tables {

@@ -140,8 +140,14 @@ impl Policy {
         }
         let mut edits: Vec<(std::ops::Range<usize>, String)> = Vec::new();
         let strings = string_ranges(&text);
+        // X-Ray ids are hex; now and then one is all decimal digits and passes Luhn. They are
+        // identifiers, never card data, and redacting one would break the document.
+        let ids = id_values(&text, &strings);
         if self.cards {
             for r in merge(schema::pii::find_card_numbers(&text)) {
+                if ids.iter().any(|s| s.start <= r.start && r.end <= s.end) {
+                    continue;
+                }
                 let inside = strings.iter().any(|s| s.start <= r.start && r.end <= s.end);
                 let marker = if inside {
                     "[redacted:card-number]".to_owned()
@@ -286,6 +292,57 @@ fn string_ranges(text: &str) -> Vec<std::ops::Range<usize>> {
     out
 }
 
+/// The string values that are X-Ray ids: `id`, `parent_id` and `trace_id` values in the id
+/// formats, and the elements of `precursor_ids`.
+fn id_values(text: &str, strings: &[std::ops::Range<usize>]) -> Vec<std::ops::Range<usize>> {
+    let is_id = |v: &str| schema::is_segment_id(v) || schema::is_trace_id(v);
+    let mut out = Vec::new();
+    for (n, s) in strings.iter().enumerate() {
+        let value = &text[s.clone()];
+        if n == 0 || !is_id(value) {
+            continue;
+        }
+        // Walk back over earlier elements of the same array to the key.
+        let mut k = n - 1;
+        let mut in_array = false;
+        loop {
+            let between = text[strings[k].end + 1..strings[k + 1].start - 1].trim();
+            match between {
+                ":" => break,
+                "," if in_array && k > 0 => k -= 1,
+                "," => {
+                    in_array = true;
+                    if k == 0 {
+                        break;
+                    }
+                    k -= 1;
+                }
+                ":[" | ": [" => {
+                    in_array = true;
+                    break;
+                }
+                _ => {
+                    k = usize::MAX;
+                    break;
+                }
+            }
+        }
+        if k == usize::MAX {
+            continue;
+        }
+        let key = &text[strings[k].clone()];
+        let protected = if in_array {
+            key == "precursor_ids"
+        } else {
+            matches!(key, "id" | "parent_id" | "trace_id")
+        };
+        if protected {
+            out.push(s.clone());
+        }
+    }
+    out
+}
+
 /// Email addresses in `s`: `local@domain.tld`.
 fn find_emails(s: &str) -> Vec<std::ops::Range<usize>> {
     let b = s.as_bytes();
@@ -372,6 +429,19 @@ mod tests {
         assert_eq!(v["metadata"]["n"], "[redacted:card-number]");
         assert_eq!(counts[kinds::CARD], 6);
         assert!(out.starts_with(r#"{"annotations":{"note":"card [redacted:card-number]"}"#));
+    }
+
+    #[test]
+    fn ids_of_decimal_digits_are_not_card_numbers() {
+        let text = r#"{"id":"4242424242424242","parent_id":"5555555555554444","trace_id":"1-69a4d300-4242424242424242aaaaaaaa","precursor_ids":["0000000000000000","4000056655665556"],"metadata":{"pan":"4242424242424242"}}"#;
+        let mut counts = Counts::new();
+        let out = keyed().apply(text.to_owned(), &mut counts);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["id"], "4242424242424242");
+        assert_eq!(v["parent_id"], "5555555555554444");
+        assert_eq!(v["precursor_ids"][1], "4000056655665556");
+        assert_eq!(v["metadata"]["pan"], "[redacted:card-number]");
+        assert_eq!(counts[kinds::CARD], 1);
     }
 
     #[test]

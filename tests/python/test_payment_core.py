@@ -17,29 +17,7 @@ import time
 import pyarrow.dataset as ds
 import pytest
 
-from xray_support import RuntimeApi, cli_env, client, rfc3339, run_cli, unique
-
-LUHN_CANDIDATE = re.compile(r"(?<![\w])\d(?:[ -]?\d){12,18}(?![\w])")
-
-
-def luhn(digits: str) -> bool:
-    total = 0
-    for i, d in enumerate(reversed(digits)):
-        v = int(d) * (2 if i % 2 else 1)
-        total += v - 9 if v > 9 else v
-    return total % 10 == 0
-
-
-def card_numbers(text: str) -> list[str]:
-    """Every 13 to 19 digit sequence (spaces or dashes allowed) that passes Luhn; written
-    here independently of the Rust guard."""
-    found = []
-    for m in LUHN_CANDIDATE.finditer(text):
-        digits = re.sub(r"[ -]", "", m.group())
-        if 13 <= len(digits) <= 19 and luhn(digits):
-            found.append(m.group())
-    return found
-
+from xray_support import RuntimeApi, card_numbers, cli_env, client, rfc3339, run_cli, unique
 
 class Recorder:
     """A local HTTP endpoint answering every POST with a fixed status and body, and keeping

@@ -10,6 +10,7 @@ import io
 import json
 import os
 import random
+import re
 import subprocess
 import time
 
@@ -231,3 +232,26 @@ class RuntimeApi:
             out, err = proc.communicate()
             self.server.shutdown()
         return results, out, err
+
+
+# Not glued to a word, but a JSON escape such as \n right before counts as a separator.
+LUHN_CANDIDATE = re.compile(r"(?:(?<![\w])|(?<=\\[nrtbf]))\d(?:[ -]?\d){12,18}(?![\w])")
+
+
+def luhn(digits: str) -> bool:
+    total = 0
+    for i, d in enumerate(reversed(digits)):
+        v = int(d) * (2 if i % 2 else 1)
+        total += v - 9 if v > 9 else v
+    return total % 10 == 0
+
+
+def card_numbers(text: str) -> list[str]:
+    """Every 13 to 19 digit sequence (spaces or dashes allowed) that passes Luhn; written
+    here independently of the Rust guard."""
+    found = []
+    for m in LUHN_CANDIDATE.finditer(text):
+        digits = re.sub(r"[ -]", "", m.group())
+        if 13 <= len(digits) <= 19 and luhn(digits):
+            found.append(m.group())
+    return found
