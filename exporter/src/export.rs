@@ -1,4 +1,5 @@
-//! Export from files: read every input, archive the documents, quarantine the rest.
+//! Export from files: read every input, archive the documents, quarantine the rest, and
+//! record what was written in the manifest chain.
 
 use std::path::Path;
 
@@ -59,7 +60,9 @@ pub async fn export_files<S: ArchiveStore>(
         p.quarantined = writer.summary().quarantined.len() as u64;
         progress(p);
     }
-    writer.finish().await
+    let summary = writer.finish().await?;
+    crate::ledger::commit_files_manifest(store, &summary).await?;
+    Ok(summary)
 }
 
 /// Streams one file's items into the writer.
@@ -92,5 +95,7 @@ pub async fn export_inputs<S: ArchiveStore>(
         }
         writer.count_input(1, content.len() as u64);
     }
-    writer.finish().await
+    let summary = writer.finish().await?;
+    crate::ledger::commit_files_manifest(store, &summary).await?;
+    Ok(summary)
 }

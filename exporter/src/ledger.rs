@@ -48,6 +48,8 @@ pub enum ManifestKind {
     Window,
     /// A re-sweep for late segments of already archived traces, by event time.
     Resweep,
+    /// An export from files; the window spans the days written.
+    Files,
 }
 
 /// The time range a manifest covers.
@@ -274,6 +276,90 @@ pub async fn write_manifest(
     };
     store.put(&link.key, bytes).await?;
     Ok(link)
+}
+
+/// The head of the manifest chain: the checkpoint's when there is one, else the last
+/// manifest listed (an archive written by file exports only). Returns its sequence number
+/// (0 for none) and its link.
+pub async fn chain_head(
+    store: &impl ArchiveStore,
+    checkpoint: Option<&Checkpoint>,
+) -> Result<(u64, Option<ManifestLink>)> {
+    if let Some(cp) = checkpoint {
+        return Ok((cp.seq, cp.manifest.clone()));
+    }
+    let Some(last) = store.list(MANIFEST_PREFIX).await?.pop() else {
+        return Ok((0, None));
+    };
+    let Some(bytes) = store.get(&last.key).await? else {
+        return Ok((0, None));
+    };
+    let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| Error::CorruptPart {
+        key: last.key.clone(),
+        reason: format!("not a manifest: {e}"),
+    })?;
+    Ok((
+        manifest.seq,
+        Some(ManifestLink {
+            key: last.key,
+            sha256: hex::encode(Sha256::digest(&bytes)),
+        }),
+    ))
+}
+
+/// Records a file export in the manifest chain (nothing when it wrote no object), and moves
+/// the checkpoint's chain head when there is a checkpoint. The window spans the days written.
+pub async fn commit_files_manifest(
+    store: &impl ArchiveStore,
+    summary: &crate::archive::ExportSummary,
+) -> Result<Option<ManifestLink>> {
+    if summary.objects.is_empty() {
+        return Ok(None);
+    }
+    let day = |p: &str| {
+        chrono::NaiveDate::parse_from_str(p.trim_start_matches("dt="), "%Y-%m-%d")
+            .ok()
+            .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc())
+    };
+    let now = Utc::now();
+    let start = summary
+        .partitions
+        .iter()
+        .filter_map(|p| day(p))
+        .min()
+        .unwrap_or(now);
+    let end = summary
+        .partitions
+        .iter()
+        .filter_map(|p| day(p))
+        .max()
+        .map_or(now, |d| d + chrono::Duration::days(1));
+    let mut tracked = read_checkpoint(store).await?;
+    let (seq, previous) = chain_head(store, tracked.checkpoint.as_ref()).await?;
+    let manifest = Manifest {
+        format: MANIFEST_FORMAT.into(),
+        seq: seq + 1,
+        kind: ManifestKind::Files,
+        window: Window { start, end },
+        source: "files".into(),
+        exported_at: now,
+        writer: concat!("xray-archive ", env!("CARGO_PKG_VERSION")).into(),
+        trace_ids: Vec::new(),
+        segments: summary.segments,
+        unchanged: summary.unchanged,
+        superseded: summary.superseded,
+        quarantined: summary.quarantined.len() as u64,
+        redactions: summary.redactions.clone(),
+        objects: summary.objects.values().cloned().collect(),
+        previous,
+    };
+    let link = write_manifest(store, &manifest).await?;
+    if let Some(mut cp) = tracked.checkpoint.clone() {
+        cp.seq = manifest.seq;
+        cp.manifest = Some(link.clone());
+        write_checkpoint(store, &mut tracked, cp).await?;
+    }
+    Ok(Some(link))
 }
 
 /// Reads every manifest in chain order.

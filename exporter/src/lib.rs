@@ -18,6 +18,7 @@ pub mod retry;
 pub mod source;
 pub mod store;
 pub mod synth;
+pub mod verify;
 pub mod xray_export;
 
 pub use archive::{ArchiveWriter, ExportSummary, ObjectRecord, QuarantineRecord, WriterConfig};

@@ -486,9 +486,10 @@ impl<S: ArchiveStore> Run<'_, S> {
         }
         let summary = writer.finish().await?;
         let previous = tracked.checkpoint.as_ref();
+        let (head_seq, head) = crate::ledger::chain_head(self.store, previous).await?;
         let manifest = Manifest {
             format: crate::ledger::MANIFEST_FORMAT.into(),
-            seq: previous.map_or(0, |c| c.seq) + 1,
+            seq: head_seq + 1,
             kind,
             window,
             source: "xray".into(),
@@ -501,7 +502,7 @@ impl<S: ArchiveStore> Run<'_, S> {
             quarantined: summary.quarantined.len() as u64,
             redactions: summary.redactions.clone(),
             objects: summary.objects.values().cloned().collect(),
-            previous: previous.and_then(|c| c.manifest.clone()),
+            previous: head,
         };
         let link = write_manifest(self.store, &manifest).await?;
         let mut cp = previous
