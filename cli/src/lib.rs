@@ -169,6 +169,36 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Compare the archive with X-Ray for a range X-Ray still holds (the last 30 days).
+    ///
+    /// Lists every trace X-Ray has in the range and fetches its segments, then reads the
+    /// same hours of the archive. Reports traces missing from the archive, and traces the
+    /// archive holds with fewer segments than X-Ray has now (late segments). With
+    /// --reexport, exports the range again, which adds what is missing and duplicates
+    /// nothing, then compares once more. Exits 0 when the archive is complete, 1 otherwise.
+    ///
+    /// Example:
+    ///   xray-archive reconcile --source xray --archive s3://audit-archive/prod --from 2026-11-20T00:00:00Z --to 2026-11-21T00:00:00Z
+    #[command(verbatim_doc_comment)]
+    Reconcile {
+        /// Where to compare with: only `xray` (the X-Ray API).
+        #[arg(long, default_value = "xray", value_parser = ["xray"])]
+        source: String,
+        #[command(flatten)]
+        archive: ArchiveArgs,
+        /// Start of the range (RFC 3339), within the last 30 days.
+        #[arg(long, value_name = "TIME")]
+        from: DateTime<Utc>,
+        /// End of the range (RFC 3339, exclusive).
+        #[arg(long, value_name = "TIME")]
+        to: DateTime<Utc>,
+        /// Export the range again when something is missing, then compare again.
+        #[arg(long)]
+        reexport: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show the export checkpoint, the lag, and the days left before X-Ray deletes the
     /// oldest trace not yet archived.
     ///
@@ -446,6 +476,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 concurrency,
             };
             xray::export(&store, &range, false, json).await
+        }
+        Command::Reconcile {
+            source: _,
+            archive,
+            from,
+            to,
+            reexport,
+            json,
+        } => {
+            let store = archive.open().await?;
+            xray::reconcile(&store, from, to, reexport, json).await
         }
         Command::Verify {
             archive,

@@ -1,8 +1,8 @@
-//! `xray-archive export --source xray`, `backfill` and `status`.
+//! `xray-archive export --source xray`, `backfill`, `reconcile` and `status`.
 
 use std::process::ExitCode;
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use exporter::xray_export::{
     Outcome, RunReport, Status, XRayExportOptions, export_xray, status as read_status,
 };
@@ -153,4 +153,75 @@ fn print_status(s: &Status) {
                 .unwrap_or_default()
         );
     }
+}
+
+/// `reconcile`: the archive against X-Ray for `[from, to)`, optionally exporting again.
+pub async fn reconcile(
+    store: &AnyStore,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    reexport: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let source = XRaySource::from_env(4).await;
+    let mut report = exporter::reconcile::reconcile(&source, store, from, to, Utc::now()).await?;
+    let mut reexported = None;
+    if reexport && !report.is_clean() {
+        let options = XRayExportOptions {
+            settle: Duration::zero(),
+            from: Some(from),
+            to: Some(to),
+            expiry_warning_days: EXPIRY_WARNING_DAYS,
+            ..XRayExportOptions::default()
+        };
+        let run = export_xray(&source, store, &options, Utc::now(), &mut |_, _, _| {}).await?;
+        reexported = Some((report.clone(), run));
+        report = exporter::reconcile::reconcile(&source, store, from, to, Utc::now()).await?;
+    }
+    if json {
+        let before = reexported.as_ref().map(|(r, _)| r);
+        let run = reexported.as_ref().map(|(_, run)| run);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "report": report, "before_reexport": before, "reexport": run
+            }))?
+        );
+    } else {
+        if let Some((before, run)) = &reexported {
+            println!(
+                "Before re-export: {} missing, {} incomplete. Re-exported {} traces in {} windows.",
+                before.missing.len(),
+                before.incomplete.len(),
+                run.traces,
+                run.windows.len()
+            );
+        }
+        println!(
+            "X-Ray holds {} traces in {} to {}; the archive holds {} of them.",
+            report.xray_traces,
+            from.to_rfc3339(),
+            to.to_rfc3339(),
+            report.archived_traces
+        );
+        for t in &report.missing {
+            println!("  missing     {t}");
+        }
+        for t in &report.incomplete {
+            println!(
+                "  incomplete  {} ({} of {} segments archived)",
+                t.trace_id, t.archived_segments, t.xray_segments
+            );
+        }
+        if report.is_clean() {
+            println!("OK: nothing X-Ray holds is missing from the archive.");
+        } else if !reexport {
+            println!("Run again with --reexport to archive what is missing.");
+        }
+    }
+    Ok(if report.is_clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

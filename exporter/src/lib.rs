@@ -13,6 +13,7 @@ pub mod error;
 pub mod export;
 pub mod ledger;
 pub mod parquet_io;
+pub mod reconcile;
 pub mod redact;
 pub mod retry;
 pub mod source;
