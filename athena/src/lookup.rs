@@ -15,7 +15,7 @@ use arrow::datatypes::{Int32Type, Int64Type};
 use exporter::ArchiveStore;
 use exporter::parquet_io::decode;
 use schema::TracePlacement;
-use schema::v1::{Table, part_key, payment_bucket};
+use schema::v1::{Table, part_key};
 use serde::Serialize;
 
 /// Errors of a lookup.
@@ -135,30 +135,16 @@ pub async fn lookup(
     store: &impl ArchiveStore,
     payment_id: &str,
 ) -> Result<PaymentStory, LookupError> {
-    let mut read = ReadStats::default();
-    let bucket = payment_bucket(payment_id);
-    let prefix = format!("v1/{}/bucket={bucket:02}/", Table::PaymentIndex.name());
-    let mut traces: BTreeSet<String> = BTreeSet::new();
-    for meta in store.list(&prefix).await? {
-        let Some(bytes) = store.get(&meta.key).await? else {
-            continue;
-        };
-        read.files += 1;
-        read.bytes += bytes.len() as u64;
-        for batch in decode(&meta.key, bytes)? {
-            let ids = strings(&batch, "payment_id");
-            let trace_ids = strings(&batch, "trace_id");
-            for i in 0..batch.num_rows() {
-                if ids.value(i) == payment_id {
-                    traces.insert(trace_ids.value(i).to_owned());
-                }
-            }
-        }
-    }
+    let hit = exporter::holds::find_payment(store, payment_id).await?;
+    let mut read = ReadStats {
+        files: hit.files,
+        bytes: hit.bytes,
+    };
+    let traces = hit.trace_ids;
     if traces.is_empty() {
         return Err(LookupError::Unknown {
             payment_id: payment_id.to_owned(),
-            bucket,
+            bucket: hit.bucket,
             files: read.files,
         });
     }

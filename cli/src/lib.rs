@@ -16,7 +16,7 @@ use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
-use exporter::{AnyStore, S3Options};
+use exporter::{AnyStore, LocalDirStore, S3Options};
 
 /// Keeps AWS X-Ray traces for years: Parquet in S3 or a directory, queryable with SQL.
 ///
@@ -166,6 +166,68 @@ enum Command {
         #[arg(long, default_value_t = 4, value_name = "N")]
         concurrency: usize,
         /// Print the summary as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put (or release) a legal hold on every object that holds a disputed payment's traces.
+    ///
+    /// Finds the payment's traces through payment_index, then sets an S3 legal hold on each
+    /// segments, spans and traces part of their hours and on the payment_index parts naming
+    /// the payment, so the evidence cannot expire or be deleted while the dispute runs, even
+    /// after Object Lock retention ends. Every hold and release is recorded, with who, when
+    /// and why, in the archive's append-only log under _holds/. In a local directory the
+    /// same log is kept and `prune` never deletes a held file.
+    ///
+    /// Examples:
+    ///   xray-archive hold --archive s3://audit-archive/prod --payment-id pay_abc123 --reason "chargeback du_1Nx, Visa 10.4"
+    ///   xray-archive hold --archive s3://audit-archive/prod --payment-id pay_abc123 --release --reason "dispute won"
+    #[command(verbatim_doc_comment)]
+    Hold {
+        /// Archive: a local directory or s3://BUCKET/PREFIX.
+        #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+        archive: String,
+        /// The disputed payment (its PaymentId annotation).
+        #[arg(long, value_name = "ID")]
+        payment_id: String,
+        /// Release the hold instead of placing it.
+        #[arg(long)]
+        release: bool,
+        /// Why: the dispute, case or order (recorded in the log).
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+        /// Who asks (recorded in the log). Default: $USER.
+        #[arg(long, value_name = "NAME", env = "USER", default_value = "unknown")]
+        by: String,
+        /// Print the log record as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete the parts of a local archive whose retention has passed, never a held one.
+    ///
+    /// A part's retention is the years recorded when it was written (from the retention
+    /// policy in XRAY_ARCHIVE_RETENTION_POLICY, the longest among its traces), else
+    /// --default-years, counted from the day of its data. Parts a legal hold covers are
+    /// kept and listed. The deletions are recorded in the manifest chain, so `verify`
+    /// expects them gone. In S3, Object Lock and the bucket's lifecycle rule do this job.
+    ///
+    /// Examples:
+    ///   xray-archive prune --archive ./archive --dry-run
+    ///   xray-archive prune --archive ./archive --now 2034-01-01T00:00:00Z
+    #[command(verbatim_doc_comment)]
+    Prune {
+        /// Archive: a local directory.
+        #[arg(long, value_name = "DIR")]
+        archive: PathBuf,
+        /// Years for parts written without a retention policy.
+        #[arg(long, default_value_t = 7, value_name = "YEARS")]
+        default_years: u32,
+        /// The time to judge expiry at (RFC 3339). Default: now.
+        #[arg(long, value_name = "TIME")]
+        now: Option<DateTime<Utc>>,
+        /// List what would go, delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the report as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -439,7 +501,7 @@ pub fn init_logging(verbose: u8) {
 
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    exporter::config::check_redaction_env()?;
+    exporter::config::check_policy_env()?;
     match cli.command {
         Command::Export {
             source,
@@ -476,6 +538,74 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 concurrency,
             };
             xray::export(&store, &range, false, json).await
+        }
+        Command::Prune {
+            archive,
+            default_years,
+            now,
+            dry_run,
+            json,
+        } => {
+            let store = LocalDirStore::open(&archive)?;
+            let report = exporter::retention::prune(
+                &store,
+                now.unwrap_or_else(Utc::now),
+                default_years,
+                dry_run,
+            )
+            .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                let verb = if dry_run { "Would delete" } else { "Deleted" };
+                println!(
+                    "{verb} {} parts past their retention; {} kept under a legal hold; {} within retention.",
+                    report.deleted.len(),
+                    report.held.len(),
+                    report.kept
+                );
+                for k in &report.deleted {
+                    println!("  {} {k}", if dry_run { "would delete" } else { "deleted" });
+                }
+                for (k, p) in &report.held {
+                    println!("  held ({p}) {k}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Hold {
+            archive,
+            payment_id,
+            release,
+            reason,
+            by,
+            json,
+        } => {
+            if reason.trim().is_empty() {
+                anyhow::bail!(
+                    "--reason must say why (the dispute or case): it goes into the holds log"
+                );
+            }
+            let store = AnyStore::open(&archive, S3Options::default()).await?;
+            let (record, key) =
+                exporter::holds::hold(&store, &payment_id, release, &by, &reason).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&record)?);
+            } else {
+                println!(
+                    "{} {} objects of payment {payment_id} in {archive}; recorded in {key}",
+                    if release {
+                        "Released the legal hold on"
+                    } else {
+                        "Placed a legal hold on"
+                    },
+                    record.objects.len()
+                );
+                for o in &record.objects {
+                    println!("  {o}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Reconcile {
             source: _,

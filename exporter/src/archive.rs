@@ -43,6 +43,8 @@ pub struct WriterConfig {
     pub supersede: bool,
     /// What is removed from documents before they are parsed and written.
     pub redaction: crate::redact::Policy,
+    /// Years each trace is kept (and whether at all); none: the store's default years.
+    pub retention: Option<crate::retention::RetentionPolicy>,
 }
 
 /// 32 MiB of documents: about 30,000 payment-trace documents. With their parsed models,
@@ -65,6 +67,8 @@ impl Default for WriterConfig {
             // XRAY_ARCHIVE_HASH_KEY / _EMAILS / _CLIENT_IPS; the CLI and the Lambda check
             // them at start and stop on a bad value.
             redaction: crate::redact::Policy::from_env().unwrap_or_default(),
+            // XRAY_ARCHIVE_RETENTION_POLICY, checked at start like the redaction settings.
+            retention: crate::retention::RetentionPolicy::from_env().ok().flatten(),
         }
     }
 }
@@ -96,6 +100,9 @@ pub struct ObjectRecord {
     /// Rows in the part (none for quarantined inputs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rows: Option<u64>,
+    /// Years it is retained after the day of its data, when a retention policy set them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retain_years: Option<u32>,
 }
 
 /// What an export did.
@@ -125,6 +132,8 @@ pub struct ExportSummary {
     pub quarantined: Vec<QuarantineRecord>,
     /// Values the redaction policy removed, by kind (`card_number`, `email`, `client_ip`).
     pub redactions: crate::redact::Counts,
+    /// Documents of traces the retention policy keeps for zero years: never archived.
+    pub excluded_by_retention: u64,
     /// Every object written, last write of a key winning, in key order: what the manifest
     /// lists.
     #[serde(skip)]
@@ -261,6 +270,18 @@ impl<'a, S: ArchiveStore> ArchiveWriter<'a, S> {
     }
 
     async fn put(&mut self, key: &str, table: &str, rows: Option<u64>, bytes: Bytes) -> Result<()> {
+        self.put_for(key, table, rows, bytes, None).await
+    }
+
+    /// Writes an object, retained `years` (a retention policy's) when given.
+    async fn put_for(
+        &mut self,
+        key: &str,
+        table: &str,
+        rows: Option<u64>,
+        bytes: Bytes,
+        years: Option<u32>,
+    ) -> Result<()> {
         self.summary.archive_bytes += bytes.len() as u64;
         self.summary.objects_written += 1;
         let record = ObjectRecord {
@@ -269,8 +290,12 @@ impl<'a, S: ArchiveStore> ArchiveWriter<'a, S> {
             bytes: bytes.len() as u64,
             sha256: hex::encode(Sha256::digest(&bytes)),
             rows,
+            retain_years: years,
         };
-        self.store.put(key, bytes).await?;
+        match years {
+            Some(y) => self.store.put_retained(key, bytes, y).await?,
+            None => self.store.put(key, bytes).await?,
+        }
         self.summary.objects.insert(key.to_owned(), record);
         Ok(())
     }
@@ -290,6 +315,38 @@ impl<'a, S: ArchiveStore> ArchiveWriter<'a, S> {
         placement: TracePlacement,
         new: Vec<ArchivedSegment>,
     ) -> Result<()> {
+        let mut new = new;
+        if let Some(policy) = &self.config.retention {
+            let years = policy
+                .years_by_trace(new.iter().map(|s| (s.trace_id(), s.document())))
+                .into_iter()
+                .map(|(t, y)| (t.to_owned(), y))
+                .collect::<BTreeMap<String, u32>>();
+            let before = new.len();
+            let mut dropped_spans = 0u64;
+            new.retain(|s| {
+                let keep = years.get(s.trace_id()).is_none_or(|y| *y > 0);
+                if !keep {
+                    dropped_spans += s.document().span_count() as u64;
+                }
+                keep
+            });
+            let dropped = (before - new.len()) as u64;
+            if dropped > 0 {
+                self.summary.excluded_by_retention += dropped;
+                self.summary.segments -= dropped;
+                self.summary.spans -= dropped_spans;
+                for (t, y) in &years {
+                    if *y == 0 {
+                        self.traces_seen.remove(&trace_number(t));
+                    }
+                }
+                self.summary.traces = self.traces_seen.len() as u64;
+            }
+            if new.is_empty() {
+                return Ok(());
+            }
+        }
         let seg_key = part_key(Table::Segments, &placement);
         let mut segments: Vec<ArchivedSegment> = Vec::new();
         if let Some(bytes) = self.store.get(&seg_key).await? {
@@ -362,6 +419,14 @@ impl<'a, S: ArchiveStore> ArchiveWriter<'a, S> {
         }
         // `segments` last: it is what a re-run merges with, so until it is replaced a re-run
         // still sees the old documents and rebuilds every part from them plus its input.
+        // A part is kept as long as its longest-kept trace.
+        let years = self.config.retention.as_ref().map(|policy| {
+            policy
+                .years_by_trace(segments.iter().map(|s| (s.trace_id(), s.document())))
+                .into_values()
+                .max()
+                .unwrap_or(policy.default_years)
+        });
         for (table, batches) in [Table::Spans, Table::Traces, Table::Segments]
             .into_iter()
             .zip([&parts[1], &parts[2], &parts[0]])
@@ -369,7 +434,8 @@ impl<'a, S: ArchiveStore> ArchiveWriter<'a, S> {
             let key = part_key(table, &placement);
             let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
             let bytes = encode(table, &key, batches)?;
-            self.put(&key, table.name(), Some(rows), bytes).await?;
+            self.put_for(&key, table.name(), Some(rows), bytes, years)
+                .await?;
         }
         self.summary.partitions.insert(placement.partition());
         if self.payment_rows_buffered >= PAYMENT_ROWS_BUFFERED {
@@ -399,7 +465,16 @@ impl<'a, S: ArchiveStore> ArchiveWriter<'a, S> {
             })?;
             let bytes = encode(Table::PaymentIndex, &key, &[batch])?;
             let table = Table::PaymentIndex.name();
-            self.put(&key, table, Some(rows.len() as u64), bytes)
+            // The index outlives every trace it points to.
+            let years = self.config.retention.as_ref().map(|p| {
+                p.rules
+                    .iter()
+                    .map(|r| r.years)
+                    .chain([p.default_years])
+                    .max()
+                    .unwrap_or(p.default_years)
+            });
+            self.put_for(&key, table, Some(rows.len() as u64), bytes, years)
                 .await?;
         }
         Ok(())

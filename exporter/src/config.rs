@@ -16,6 +16,8 @@
 //! | `XRAY_ARCHIVE_EMAILS` | `keep`, `drop` or `hash` email addresses | hash |
 //! | `XRAY_ARCHIVE_CLIENT_IPS` | `keep`, `drop`, `hash` or `truncate24` client IPs | keep |
 //!
+//! | `XRAY_ARCHIVE_RETENTION_POLICY` | JSON file of retention rules per service, path and annotation (see `exporter::retention`) | every trace for the retention years |
+//!
 //! Card numbers are always redacted.
 
 use chrono::Duration;
@@ -100,9 +102,9 @@ pub fn minutes_var(name: &str, default: i64) -> Result<Duration> {
     Ok(Duration::minutes(m))
 }
 
-/// Checks the redaction settings, so a bad value stops the run at its start.
-pub fn check_redaction_env() -> Result<()> {
-    crate::redact::Policy::from_env()
-        .map(|_| ())
-        .map_err(Error::Config)
+/// Checks the redaction and retention settings, so a bad value stops the run at its start.
+pub fn check_policy_env() -> Result<()> {
+    crate::redact::Policy::from_env().map_err(Error::Config)?;
+    crate::retention::RetentionPolicy::from_env()?;
+    Ok(())
 }

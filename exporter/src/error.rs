@@ -46,6 +46,17 @@ pub enum Error {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// A file under a legal hold cannot be deleted.
+    #[error(
+        "{key} is under a legal hold for payment {payment_id}; release it first \
+         (xray-archive hold --release --payment-id {payment_id} --reason ...)"
+    )]
+    Held {
+        /// The object key.
+        key: String,
+        /// The payment whose hold covers it.
+        payment_id: String,
+    },
     /// An object key that would escape the archive root.
     #[error("invalid object key {key:?}: keys are relative paths without '..'")]
     InvalidKey {

@@ -50,6 +50,8 @@ pub enum ManifestKind {
     Resweep,
     /// An export from files; the window spans the days written.
     Files,
+    /// `prune` removed expired parts; they are listed in `removed`.
+    Prune,
 }
 
 /// The time range a manifest covers.
@@ -102,6 +104,9 @@ pub struct Manifest {
     pub objects: Vec<ObjectRecord>,
     /// The manifest before this one, `None` for the first.
     pub previous: Option<ManifestLink>,
+    /// Objects removed on purpose (`prune`, after their retention), no longer expected.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<String>,
 }
 
 impl Manifest {
@@ -352,6 +357,7 @@ pub async fn commit_files_manifest(
         redactions: summary.redactions.clone(),
         objects: summary.objects.values().cloned().collect(),
         previous,
+        removed: Vec::new(),
     };
     let link = write_manifest(store, &manifest).await?;
     if let Some(mut cp) = tracked.checkpoint.clone() {

@@ -85,7 +85,7 @@ async fn run(payload: &Value, deadline: Instant) -> Result<Value, Error> {
         ..XRayExportOptions::default()
     };
     let resweep_after = parse_var("XRAY_ARCHIVE_RESWEEP", true)? && !options.resweep;
-    exporter::config::check_redaction_env()?;
+    exporter::config::check_policy_env()?;
     let source = XRaySource::from_env(parse_var("XRAY_ARCHIVE_CONCURRENCY", 4usize)?).await;
     let store = S3Store::new(
         S3Store::client_from_env().await,

@@ -184,6 +184,10 @@ pub async fn verify(
     let mut expected: BTreeMap<String, (crate::ObjectRecord, String)> = BTreeMap::new();
     let mut listed: BTreeSet<String> = BTreeSet::new();
     for (key, m, _) in &chain {
+        for r in &m.removed {
+            listed.insert(r.clone());
+            expected.remove(r);
+        }
         for o in &m.objects {
             listed.insert(o.key.clone());
             if in_range(m) {

@@ -503,6 +503,7 @@ impl<S: ArchiveStore> Run<'_, S> {
             redactions: summary.redactions.clone(),
             objects: summary.objects.values().cloned().collect(),
             previous: head,
+            removed: Vec::new(),
         };
         let link = write_manifest(self.store, &manifest).await?;
         let mut cp = previous

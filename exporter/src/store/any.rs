@@ -69,4 +69,18 @@ impl ArchiveStore for AnyStore {
             Self::S3(s) => s.put_if(key, bytes, expect).await,
         }
     }
+
+    async fn put_retained(&self, key: &str, bytes: Bytes, years: u32) -> Result<()> {
+        match self {
+            Self::Local(s) => s.put_retained(key, bytes, years).await,
+            Self::S3(s) => s.put_retained(key, bytes, years).await,
+        }
+    }
+
+    async fn set_legal_hold(&self, key: &str, on: bool) -> Result<()> {
+        match self {
+            Self::Local(s) => s.set_legal_hold(key, on).await,
+            Self::S3(s) => s.set_legal_hold(key, on).await,
+        }
+    }
 }

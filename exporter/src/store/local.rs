@@ -40,6 +40,27 @@ impl LocalDirStore {
         &self.root
     }
 
+    /// Deletes the file at `key`, unless the holds log holds it (a legal hold outlives any
+    /// retention rule). Deleting what is not there is not an error.
+    pub async fn delete(&self, key: &str) -> Result<()> {
+        let path = self.path_of(key)?;
+        let log = crate::holds::read_log(self).await?;
+        if let Some(payment) = crate::holds::held_objects(&log).get(key) {
+            return Err(Error::Held {
+                key: key.to_owned(),
+                payment_id: payment.clone(),
+            });
+        }
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(Error::Put {
+                key: key.to_owned(),
+                source,
+            }),
+        }
+    }
+
     fn path_of(&self, key: &str) -> Result<PathBuf> {
         check_key(key)?;
         Ok(self.root.join(key))

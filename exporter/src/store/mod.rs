@@ -8,7 +8,7 @@ mod s3;
 pub use any::AnyStore;
 pub use local::LocalDirStore;
 pub use memory::MemoryStore;
-pub use s3::{LockMode, ObjectLock, S3Options, S3Store, parse_s3_url};
+pub use s3::{LockMode, ObjectLock, S3Options, S3Store, data_day, parse_s3_url};
 
 use std::future::Future;
 
@@ -56,6 +56,27 @@ pub trait ArchiveStore: Send + Sync {
         bytes: Bytes,
         expect: Option<&str>,
     ) -> impl Future<Output = Result<String>> + Send;
+
+    /// Writes `bytes` at `key` like [`put`](Self::put), retained `years` after the day of
+    /// its data where the store enforces retention (S3 Object Lock); a retention policy
+    /// decides the years from the rows inside.
+    fn put_retained(
+        &self,
+        key: &str,
+        bytes: Bytes,
+        years: u32,
+    ) -> impl Future<Output = Result<()>> + Send {
+        let _ = years;
+        self.put(key, bytes)
+    }
+
+    /// Turns the legal hold on the object at `key` on or off. Stores without holds of their
+    /// own (a local directory, memory) rely on the holds log alone, which
+    /// [`crate::holds`] always writes.
+    fn set_legal_hold(&self, key: &str, on: bool) -> impl Future<Output = Result<()>> + Send {
+        let _ = (key, on);
+        async { Ok(()) }
+    }
 }
 
 /// Rejects keys that are empty, absolute, or climb out of the root.

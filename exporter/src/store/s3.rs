@@ -73,7 +73,7 @@ impl ObjectLock {
 
 /// The day an object's data belongs to: `dt=YYYY-MM-DD`, or the last day of the month of a
 /// `part-YYYY-MM` payment index part. Other objects (manifests, quarantine) have none.
-fn data_day(key: &str) -> Option<NaiveDate> {
+pub fn data_day(key: &str) -> Option<NaiveDate> {
     if let Some(dt) = key.split('/').find_map(|p| p.strip_prefix("dt=")) {
         return NaiveDate::parse_from_str(dt, "%Y-%m-%d").ok();
     }
@@ -198,19 +198,29 @@ impl S3Store {
         format!("s3://{}/{key}", self.bucket)
     }
 
+    /// The bucket's lock settings, with `years` instead of the default when given (a
+    /// retention policy's years for the rows of this object).
+    fn lock_for(&self, years: Option<u32>) -> Option<ObjectLock> {
+        self.options.lock.map(|l| ObjectLock {
+            years: years.unwrap_or(l.years),
+            ..l
+        })
+    }
+
     async fn put_object(
         &self,
         key: &str,
         bytes: Bytes,
         if_match: Option<&str>,
         if_none_match: bool,
+        years: Option<u32>,
     ) -> Result<String> {
         let full = self.full_key(key)?;
         if bytes.len() >= self.options.multipart_threshold && if_match.is_none() && !if_none_match {
-            return self.put_multipart(key, &full, bytes).await;
+            return self.put_multipart(key, &full, bytes, years).await;
         }
         let checksum = sha256_base64(&bytes);
-        let lock = self.options.lock;
+        let lock = self.lock_for(years);
         let out = self
             .pacer
             .call("PutObject", || {
@@ -242,8 +252,14 @@ impl S3Store {
 
     /// Uploads in parts, each with its own SHA-256 checksum; aborts the upload on failure so
     /// no orphaned parts are billed.
-    async fn put_multipart(&self, key: &str, full: &str, bytes: Bytes) -> Result<String> {
-        let lock = self.options.lock;
+    async fn put_multipart(
+        &self,
+        key: &str,
+        full: &str,
+        bytes: Bytes,
+        years: Option<u32>,
+    ) -> Result<String> {
+        let lock = self.lock_for(years);
         let created = self
             .pacer
             .call("CreateMultipartUpload", || {
@@ -258,7 +274,7 @@ impl S3Store {
             .await
             .map_err(|e| aws_error("S3", "CreateMultipartUpload", self.target(full), &e))?;
         let upload_id = created.upload_id().unwrap_or_default().to_owned();
-        let result = self.upload_parts(key, full, &upload_id, &bytes).await;
+        let result = self.upload_parts(key, full, &upload_id, &bytes, lock).await;
         match result {
             Ok(etag) => Ok(etag),
             Err(e) => {
@@ -281,6 +297,7 @@ impl S3Store {
         full: &str,
         upload_id: &str,
         bytes: &Bytes,
+        lock: Option<ObjectLock>,
     ) -> Result<String> {
         let mut parts = Vec::new();
         let size = self.options.part_size.max(5 << 20);
@@ -331,7 +348,7 @@ impl S3Store {
         // The retention was requested at CreateMultipartUpload; it is set again on the
         // completed version, so it holds even where a store (moto, some S3-compatible ones)
         // ignores lock headers on multipart uploads. Setting the same retention is a no-op.
-        if let Some(lock) = self.options.lock {
+        if let Some(lock) = lock {
             let retention = ObjectLockRetention::builder()
                 .mode(retention_mode(lock.mode))
                 .retain_until_date(to_smithy(lock.retain_until(key)))
@@ -398,7 +415,43 @@ impl ArchiveStore for S3Store {
 
     #[instrument(skip(self, bytes), fields(size = bytes.len()))]
     async fn put(&self, key: &str, bytes: Bytes) -> Result<()> {
-        self.put_object(key, bytes, None, false).await.map(|_| ())
+        self.put_object(key, bytes, None, false, None)
+            .await
+            .map(|_| ())
+    }
+
+    #[instrument(skip(self, bytes), fields(size = bytes.len()))]
+    async fn put_retained(&self, key: &str, bytes: Bytes, years: u32) -> Result<()> {
+        self.put_object(key, bytes, None, false, Some(years))
+            .await
+            .map(|_| ())
+    }
+
+    #[instrument(skip(self))]
+    async fn set_legal_hold(&self, key: &str, on: bool) -> Result<()> {
+        use aws_sdk_s3::types::{ObjectLockLegalHold, ObjectLockLegalHoldStatus};
+        let full = self.full_key(key)?;
+        let status = if on {
+            ObjectLockLegalHoldStatus::On
+        } else {
+            ObjectLockLegalHoldStatus::Off
+        };
+        self.pacer
+            .call("PutObjectLegalHold", || {
+                self.client
+                    .put_object_legal_hold()
+                    .bucket(&self.bucket)
+                    .key(&full)
+                    .legal_hold(
+                        ObjectLockLegalHold::builder()
+                            .status(status.clone())
+                            .build(),
+                    )
+                    .send()
+            })
+            .await
+            .map_err(|e| aws_error("S3", "PutObjectLegalHold", self.target(&full), &e))?;
+        Ok(())
     }
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
@@ -479,7 +532,7 @@ impl ArchiveStore for S3Store {
 
     async fn put_if(&self, key: &str, bytes: Bytes, expect: Option<&str>) -> Result<String> {
         let written = self
-            .put_object(key, bytes.clone(), expect, expect.is_none())
+            .put_object(key, bytes.clone(), expect, expect.is_none(), None)
             .await;
         match written {
             // A retried write that S3 had in fact applied fails its own precondition the

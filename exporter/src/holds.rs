@@ -1,0 +1,187 @@
+//! Legal holds for disputes, and the payment-index read they (and the lookup) start from.
+//!
+//! `hold` puts an S3 legal hold on every object that holds a payment's traces: the
+//! `segments`, `spans` and `traces` parts of each trace's hour, and the `payment_index`
+//! parts that name the payment. Each hold and release is recorded, with who, when and why,
+//! as its own object under `_holds/`, written only if absent: an append-only log. A local
+//! directory keeps the same log, and [`crate::LocalDirStore::delete`] refuses a held file.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use arrow::array::AsArray;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::parquet_io::decode;
+use crate::store::ArchiveStore;
+use schema::v1::{Table, part_key, payment_bucket};
+
+/// Where the holds log lives.
+pub const HOLDS_PREFIX: &str = "_holds/";
+
+/// What `payment_index` says about one payment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PaymentHit {
+    /// Its traces, sorted.
+    pub trace_ids: BTreeSet<String>,
+    /// The `payment_index` parts holding its rows.
+    pub index_keys: BTreeSet<String>,
+    /// The payment's bucket.
+    pub bucket: u32,
+    /// Files read.
+    pub files: u64,
+    /// Bytes read.
+    pub bytes: u64,
+}
+
+/// Reads the payment's `payment_index` bucket (one of 64) for its trace ids.
+pub async fn find_payment(store: &impl ArchiveStore, payment_id: &str) -> Result<PaymentHit> {
+    let bucket = payment_bucket(payment_id);
+    let mut hit = PaymentHit {
+        bucket,
+        ..PaymentHit::default()
+    };
+    let prefix = format!("v1/{}/bucket={bucket:02}/", Table::PaymentIndex.name());
+    for meta in store.list(&prefix).await? {
+        let Some(bytes) = store.get(&meta.key).await? else {
+            continue;
+        };
+        hit.files += 1;
+        hit.bytes += bytes.len() as u64;
+        for batch in decode(&meta.key, bytes)? {
+            let (Some(ids), Some(traces)) = (
+                batch.column_by_name("payment_id"),
+                batch.column_by_name("trace_id"),
+            ) else {
+                return Err(Error::CorruptPart {
+                    key: meta.key.clone(),
+                    reason: "no payment_id / trace_id column".into(),
+                });
+            };
+            let (ids, traces) = (ids.as_string::<i32>(), traces.as_string::<i32>());
+            for i in 0..batch.num_rows() {
+                if ids.value(i) == payment_id {
+                    hit.trace_ids.insert(traces.value(i).to_owned());
+                    hit.index_keys.insert(meta.key.clone());
+                }
+            }
+        }
+    }
+    Ok(hit)
+}
+
+/// Every object holding the payment's traces, that exists in the store.
+pub async fn objects_of_payment(
+    store: &impl ArchiveStore,
+    hit: &PaymentHit,
+) -> Result<Vec<String>> {
+    let mut keys: BTreeSet<String> = hit.index_keys.clone();
+    for t in &hit.trace_ids {
+        if let Some(p) = schema::TracePlacement::of(t) {
+            for table in [Table::Segments, Table::Spans, Table::Traces] {
+                keys.insert(part_key(table, &p));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for k in keys {
+        if store.get(&k).await?.is_some() {
+            out.push(k);
+        }
+    }
+    Ok(out)
+}
+
+/// One entry of the holds log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoldRecord {
+    /// The disputed payment.
+    pub payment_id: String,
+    /// `hold` or `release`.
+    pub action: String,
+    /// Who asked.
+    pub by: String,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Why: the dispute, case or order.
+    pub reason: String,
+    /// The objects it covers.
+    pub objects: Vec<String>,
+}
+
+/// Appends a record to the holds log; never overwrites one. Returns its key.
+pub async fn append(store: &impl ArchiveStore, record: &HoldRecord) -> Result<String> {
+    let key = format!(
+        "{HOLDS_PREFIX}{}-{}-{}.json",
+        record.at.format("%Y%m%dT%H%M%S%.6fZ"),
+        record.payment_id,
+        record.action
+    );
+    let bytes = Bytes::from(serde_json::to_vec_pretty(record).expect("a hold record serializes"));
+    store.put_if(&key, bytes, None).await?;
+    Ok(key)
+}
+
+/// The whole log, oldest first.
+pub async fn read_log(store: &impl ArchiveStore) -> Result<Vec<HoldRecord>> {
+    let mut out = Vec::new();
+    for meta in store.list(HOLDS_PREFIX).await? {
+        if let Some(bytes) = store.get(&meta.key).await? {
+            out.push(
+                serde_json::from_slice(&bytes).map_err(|e| Error::CorruptPart {
+                    key: meta.key.clone(),
+                    reason: format!("not a hold record: {e}"),
+                })?,
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Objects under a hold now: those of every payment whose last record is a hold.
+pub fn held_objects(log: &[HoldRecord]) -> BTreeMap<String, String> {
+    let mut last: BTreeMap<&str, &HoldRecord> = BTreeMap::new();
+    for r in log {
+        last.insert(&r.payment_id, r);
+    }
+    let mut held = BTreeMap::new();
+    for r in last.values().filter(|r| r.action == "hold") {
+        for o in &r.objects {
+            held.insert(o.clone(), r.payment_id.clone());
+        }
+    }
+    held
+}
+
+/// Holds (or releases) every object of `payment_id`, and records it in the log.
+pub async fn hold(
+    store: &impl ArchiveStore,
+    payment_id: &str,
+    release: bool,
+    by: &str,
+    reason: &str,
+) -> Result<(HoldRecord, String)> {
+    let hit = find_payment(store, payment_id).await?;
+    if hit.trace_ids.is_empty() {
+        return Err(Error::Config(format!(
+            "payment id {payment_id:?} is not in this archive (payment_index bucket {:02}, {} files): nothing to hold",
+            hit.bucket, hit.files
+        )));
+    }
+    let objects = objects_of_payment(store, &hit).await?;
+    for key in &objects {
+        store.set_legal_hold(key, !release).await?;
+    }
+    let record = HoldRecord {
+        payment_id: payment_id.to_owned(),
+        action: if release { "release" } else { "hold" }.into(),
+        by: by.to_owned(),
+        at: Utc::now(),
+        reason: reason.to_owned(),
+        objects,
+    };
+    let key = append(store, &record).await?;
+    Ok((record, key))
+}
