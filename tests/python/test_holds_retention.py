@@ -10,7 +10,7 @@ import time
 
 import pyarrow.dataset as ds
 
-from xray_support import client, locked_bucket, payment_traces, put_segments, rfc3339, run_cli
+from xray_support import cli_env, client, locked_bucket, payment_traces, put_segments, rfc3339, run_cli
 
 HOUR = 3600
 DAY = 86400
@@ -123,3 +123,25 @@ def test_retention_policy_prune_and_a_held_payment(binary, tmp_path):
     policy.write_text('{"default_years": 7, "rules": [{"years": 1}]}')
     bad = cli("export", "--source", str(src), "--archive", str(tmp_path / "b"), check=False)
     assert bad.returncode != 0 and "no condition" in bad.stderr
+
+
+def test_object_lock_years_follow_the_policy_in_s3(binary, moto, tmp_path):
+    base = (int(time.time()) // HOUR - 310) * HOUR
+    docs = payment_traces(base, hours=1, per_hour=2, tag=0x7E56) + [job_trace(base + HOUR + 60, 0xD000)]
+    put_segments(moto["clean"], docs)
+    policy = tmp_path / "retention.json"
+    policy.write_text(json.dumps({"default_years": 7, "rules": [
+        {"annotation": "PaymentId", "years": 7}, {"service": "VaultLink-Statements*", "years": 1}]}))
+    bucket = locked_bucket(moto["clean"], "policy")
+    env = {**cli_env(moto["clean"]), "XRAY_ARCHIVE_RETENTION_POLICY": str(policy)}
+    res = subprocess.run([str(binary), "export", "--source", "xray", "--archive", f"s3://{bucket}/prod",
+                          "--from", rfc3339(base), "--to", rfc3339(base + 2 * HOUR)],
+                         capture_output=True, text=True, env=env)
+    assert res.returncode == 0, res.stderr
+    s3 = client("s3", moto["clean"])
+    for start, years in ((base, 7), (base + HOUR, 1)):
+        t = datetime.datetime.fromtimestamp(start, datetime.timezone.utc)
+        day = t.date()
+        key = f"prod/v1/spans/dt={day.isoformat()}/part-{t.hour:02d}.parquet"
+        until = s3.head_object(Bucket=bucket, Key=key)["ObjectLockRetainUntilDate"].date()
+        assert until == day.replace(year=day.year + years), (key, until)
