@@ -177,6 +177,19 @@ async fn payments(archive: &Path, store: &LocalDirStore, sim: &SimConfig) -> any
             archive.display()
         );
     }
+    let check = exporter::verify::verify(store, None, None).await?;
+    println!();
+    println!(
+        "Integrity (xray-archive verify --archive {}): {} manifests, {} objects, {}",
+        archive.display(),
+        check.manifests,
+        check.objects,
+        if check.findings.is_empty() {
+            "every SHA-256 matches and the chain is whole".to_owned()
+        } else {
+            format!("{} findings", check.findings.len())
+        }
+    );
     println!();
     println!("Ask your own questions:");
     println!("  xray-archive query --list");

@@ -159,7 +159,8 @@ impl Policy {
             }
         }
         if self.emails != Treatment::Keep {
-            for s in &strings {
+            let exempt = not_emails(&text, &strings);
+            for s in strings.iter().filter(|s| !exempt.contains(s)) {
                 for r in find_emails(&text[s.clone()]) {
                     let r = s.start + r.start..s.start + r.end;
                     if edits
@@ -292,55 +293,67 @@ fn string_ranges(text: &str) -> Vec<std::ops::Range<usize>> {
     out
 }
 
+/// The key a string value belongs to, and whether it is an element of an array under that
+/// key. `None` for keys themselves and for values inside objects of arrays.
+fn key_of<'t>(
+    text: &'t str,
+    strings: &[std::ops::Range<usize>],
+    n: usize,
+) -> Option<(&'t str, bool)> {
+    let mut k = n.checked_sub(1)?;
+    let mut in_array = false;
+    loop {
+        let between = text[strings[k].end + 1..strings[k + 1].start - 1].trim();
+        match between {
+            ":" => break,
+            "," if k > 0 => {
+                in_array = true;
+                k -= 1;
+            }
+            ":[" | ": [" => {
+                in_array = true;
+                break;
+            }
+            _ => return None,
+        }
+    }
+    Some((&text[strings[k].clone()], in_array))
+}
+
 /// The string values that are X-Ray ids: `id`, `parent_id` and `trace_id` values in the id
 /// formats, and the elements of `precursor_ids`.
 fn id_values(text: &str, strings: &[std::ops::Range<usize>]) -> Vec<std::ops::Range<usize>> {
     let is_id = |v: &str| schema::is_segment_id(v) || schema::is_trace_id(v);
-    let mut out = Vec::new();
-    for (n, s) in strings.iter().enumerate() {
-        let value = &text[s.clone()];
-        if n == 0 || !is_id(value) {
-            continue;
-        }
-        // Walk back over earlier elements of the same array to the key.
-        let mut k = n - 1;
-        let mut in_array = false;
-        loop {
-            let between = text[strings[k].end + 1..strings[k + 1].start - 1].trim();
-            match between {
-                ":" => break,
-                "," if in_array && k > 0 => k -= 1,
-                "," => {
-                    in_array = true;
-                    if k == 0 {
-                        break;
-                    }
-                    k -= 1;
+    strings
+        .iter()
+        .enumerate()
+        .filter(|(n, s)| {
+            is_id(&text[(*s).clone()])
+                && match key_of(text, strings, *n) {
+                    Some(("precursor_ids", true)) => true,
+                    Some((k, false)) => matches!(k, "id" | "parent_id" | "trace_id"),
+                    _ => false,
                 }
-                ":[" | ": [" => {
-                    in_array = true;
-                    break;
-                }
-                _ => {
-                    k = usize::MAX;
-                    break;
-                }
-            }
-        }
-        if k == usize::MAX {
-            continue;
-        }
-        let key = &text[strings[k].clone()];
-        let protected = if in_array {
-            key == "precursor_ids"
-        } else {
-            matches!(key, "id" | "parent_id" | "trace_id")
-        };
-        if protected {
-            out.push(s.clone());
-        }
-    }
-    out
+        })
+        .map(|(_, s)| s.clone())
+        .collect()
+}
+
+/// Values where `user@host` names a database, not a person: a SQL subsegment's `name`
+/// (`database@hostname`, the X-Ray SDKs' convention) and `sql.url` / `connection_string`.
+fn not_emails(text: &str, strings: &[std::ops::Range<usize>]) -> Vec<std::ops::Range<usize>> {
+    strings
+        .iter()
+        .enumerate()
+        .filter(|(n, _)| {
+            matches!(
+                key_of(text, strings, *n),
+                Some(("name" | "connection_string", false))
+            ) || (matches!(key_of(text, strings, *n), Some(("url", false)))
+                && text[strings[*n].clone()].starts_with("jdbc:"))
+        })
+        .map(|(_, s)| s.clone())
+        .collect()
 }
 
 /// Email addresses in `s`: `local@domain.tld`.
@@ -466,6 +479,16 @@ mod tests {
             ..keyed()
         };
         assert_eq!(keep.apply(text.to_owned(), &mut Counts::new()), text);
+    }
+
+    #[test]
+    fn database_names_are_not_emails() {
+        let text = r#"{"name":"ebdb@db.example.com","sql":{"url":"jdbc:postgresql://app@db.example.com:5432/ebdb"},"metadata":{"to":"jane@example.com"}}"#;
+        let mut counts = Counts::new();
+        let out = keyed().apply(text.to_owned(), &mut counts);
+        assert!(out.starts_with(r#"{"name":"ebdb@db.example.com","sql":{"url":"jdbc:postgresql://app@db.example.com"#), "{out}");
+        assert!(!out.contains("jane@"));
+        assert_eq!(counts[kinds::EMAIL], 1);
     }
 
     #[test]

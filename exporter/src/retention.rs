@@ -114,10 +114,14 @@ impl RetentionPolicy {
                 path.display()
             ))
         })?;
-        let policy: Self = serde_json::from_str(&text).map_err(|e| {
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and checks a policy; `origin` names where it came from in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Self> {
+        let policy: Self = serde_json::from_str(text).map_err(|e| {
             Error::Config(format!(
-                "the retention policy {} is not valid: {e} (see `xray-archive export --help`)",
-                path.display()
+                "the retention policy {origin} is not valid: {e} (see the README's compliance section)"
             ))
         })?;
         for (n, r) in policy.rules.iter().enumerate() {
@@ -132,9 +136,13 @@ impl RetentionPolicy {
         Ok(policy)
     }
 
-    /// The policy `XRAY_ARCHIVE_RETENTION_POLICY` names, if any.
+    /// The policy in `XRAY_ARCHIVE_RETENTION_POLICY`, if any: a file path, or the JSON
+    /// itself (handy in a Lambda's environment).
     pub fn from_env() -> Result<Option<Self>> {
         match std::env::var("XRAY_ARCHIVE_RETENTION_POLICY") {
+            Ok(p) if p.trim_start().starts_with('{') => {
+                Self::parse(&p, "in XRAY_ARCHIVE_RETENTION_POLICY").map(Some)
+            }
             Ok(p) if !p.is_empty() => Self::load(p.as_ref()).map(Some),
             _ => Ok(None),
         }
