@@ -110,6 +110,45 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// An empty manifest of `kind` for `window`, at chain position `seq` after `previous`.
+    pub fn next(
+        seq: u64,
+        previous: Option<ManifestLink>,
+        kind: ManifestKind,
+        window: Window,
+        source: &str,
+    ) -> Self {
+        Self {
+            format: MANIFEST_FORMAT.into(),
+            seq,
+            kind,
+            window,
+            source: source.into(),
+            exported_at: Utc::now(),
+            writer: concat!("xray-archive ", env!("CARGO_PKG_VERSION")).into(),
+            trace_ids: Vec::new(),
+            segments: 0,
+            unchanged: 0,
+            superseded: 0,
+            quarantined: 0,
+            redactions: Default::default(),
+            objects: Vec::new(),
+            previous,
+            removed: Vec::new(),
+        }
+    }
+
+    /// With the counts and objects of an export.
+    pub fn with_summary(mut self, summary: &crate::archive::ExportSummary) -> Self {
+        self.segments = summary.segments;
+        self.unchanged = summary.unchanged;
+        self.superseded = summary.superseded;
+        self.quarantined = summary.quarantined.len() as u64;
+        self.redactions = summary.redactions.clone();
+        self.objects = summary.objects.values().cloned().collect();
+        self
+    }
+
     /// The manifest's key: sequence number, then the window start, so listing sorts by chain
     /// order and a person sees what each covers.
     pub fn key(&self) -> String {
@@ -339,33 +378,37 @@ pub async fn commit_files_manifest(
         .filter_map(|p| day(p))
         .max()
         .map_or(now, |d| d + chrono::Duration::days(1));
+    let link = append_manifest(store, |seq, previous| {
+        Manifest::next(
+            seq,
+            previous,
+            ManifestKind::Files,
+            Window { start, end },
+            "files",
+        )
+        .with_summary(summary)
+    })
+    .await?;
+    Ok(Some(link))
+}
+
+/// Adds a manifest at the head of the chain (built by `make` from its sequence number and
+/// the link to the previous head), and moves the checkpoint's head to it when there is a
+/// checkpoint. For writers that do not hold the export lease: file exports and prune.
+pub async fn append_manifest(
+    store: &impl ArchiveStore,
+    make: impl FnOnce(u64, Option<ManifestLink>) -> Manifest,
+) -> Result<ManifestLink> {
     let mut tracked = read_checkpoint(store).await?;
     let (seq, previous) = chain_head(store, tracked.checkpoint.as_ref()).await?;
-    let manifest = Manifest {
-        format: MANIFEST_FORMAT.into(),
-        seq: seq + 1,
-        kind: ManifestKind::Files,
-        window: Window { start, end },
-        source: "files".into(),
-        exported_at: now,
-        writer: concat!("xray-archive ", env!("CARGO_PKG_VERSION")).into(),
-        trace_ids: Vec::new(),
-        segments: summary.segments,
-        unchanged: summary.unchanged,
-        superseded: summary.superseded,
-        quarantined: summary.quarantined.len() as u64,
-        redactions: summary.redactions.clone(),
-        objects: summary.objects.values().cloned().collect(),
-        previous,
-        removed: Vec::new(),
-    };
+    let manifest = make(seq + 1, previous);
     let link = write_manifest(store, &manifest).await?;
     if let Some(mut cp) = tracked.checkpoint.clone() {
         cp.seq = manifest.seq;
         cp.manifest = Some(link.clone());
         write_checkpoint(store, &mut tracked, cp).await?;
     }
-    Ok(Some(link))
+    Ok(link)
 }
 
 /// Reads every manifest in chain order.

@@ -200,10 +200,7 @@ pub async fn prune(
     default_years: u32,
     dry_run: bool,
 ) -> Result<PruneReport> {
-    use crate::ledger::{
-        Manifest, ManifestKind, Window, chain_head, read_checkpoint, read_manifests,
-        write_checkpoint, write_manifest,
-    };
+    use crate::ledger::{Manifest, ManifestKind, Window, append_manifest, read_manifests};
     let mut latest: BTreeMap<String, Option<u32>> = BTreeMap::new();
     for (_, m, _) in read_manifests(store).await? {
         for r in &m.removed {
@@ -242,35 +239,22 @@ pub async fn prune(
     for key in &report.deleted {
         store.delete(key).await?;
     }
-    let mut tracked = read_checkpoint(store).await?;
-    let (seq, previous) = chain_head(store, tracked.checkpoint.as_ref()).await?;
-    let manifest = Manifest {
-        format: crate::ledger::MANIFEST_FORMAT.into(),
-        seq: seq + 1,
-        kind: ManifestKind::Prune,
-        window: Window {
-            start: now,
-            end: now,
-        },
-        source: "prune".into(),
+    let removed = report.deleted.clone();
+    let link = append_manifest(store, |seq, previous| Manifest {
+        removed,
         exported_at: now,
-        writer: concat!("xray-archive ", env!("CARGO_PKG_VERSION")).into(),
-        trace_ids: Vec::new(),
-        segments: 0,
-        unchanged: 0,
-        superseded: 0,
-        quarantined: 0,
-        redactions: Default::default(),
-        objects: Vec::new(),
-        previous,
-        removed: report.deleted.clone(),
-    };
-    let link = write_manifest(store, &manifest).await?;
-    if let Some(mut cp) = tracked.checkpoint.clone() {
-        cp.seq = manifest.seq;
-        cp.manifest = Some(link.clone());
-        write_checkpoint(store, &mut tracked, cp).await?;
-    }
+        ..Manifest::next(
+            seq,
+            previous,
+            ManifestKind::Prune,
+            Window {
+                start: now,
+                end: now,
+            },
+            "prune",
+        )
+    })
+    .await?;
     report.manifest = Some(link.key);
     Ok(report)
 }

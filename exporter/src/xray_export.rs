@@ -488,22 +488,8 @@ impl<S: ArchiveStore> Run<'_, S> {
         let previous = tracked.checkpoint.as_ref();
         let (head_seq, head) = crate::ledger::chain_head(self.store, previous).await?;
         let manifest = Manifest {
-            format: crate::ledger::MANIFEST_FORMAT.into(),
-            seq: head_seq + 1,
-            kind,
-            window,
-            source: "xray".into(),
-            exported_at: Utc::now(),
-            writer: concat!("xray-archive ", env!("CARGO_PKG_VERSION")).into(),
             trace_ids: ids,
-            segments: summary.segments,
-            unchanged: summary.unchanged,
-            superseded: summary.superseded,
-            quarantined: summary.quarantined.len() as u64,
-            redactions: summary.redactions.clone(),
-            objects: summary.objects.values().cloned().collect(),
-            previous: head,
-            removed: Vec::new(),
+            ..Manifest::next(head_seq + 1, head, kind, window, "xray").with_summary(&summary)
         };
         let link = write_manifest(self.store, &manifest).await?;
         let mut cp = previous
