@@ -140,10 +140,10 @@ impl Policy {
         }
         let mut edits: Vec<(std::ops::Range<usize>, String)> = Vec::new();
         let strings = string_ranges(&text);
-        // X-Ray ids are hex; now and then one is all decimal digits and passes Luhn. They are
-        // identifiers, never card data, and redacting one would break the document.
-        let ids = id_values(&text, &strings);
         if self.cards {
+            // X-Ray ids are hex; now and then one is all decimal digits and passes Luhn. They
+            // are identifiers, never card data, and redacting one would break the document.
+            let ids = id_values(&text, &strings);
             for r in merge(schema::pii::find_card_numbers(&text)) {
                 if ids.iter().any(|s| s.start <= r.start && r.end <= s.end) {
                     continue;

@@ -371,8 +371,8 @@ impl Simulator {
                 self.finish_api(trace, handled, client, emitter).await
             }
             Event::Deliver => {
+                // A message past its receive limit moves to the DLQ inside `receive`.
                 let Some(m) = self.queue.receive(now) else {
-                    self.queue.redrive_due(now);
                     return Ok(());
                 };
                 let header = self.sample("VaultLink-PrismDelivery", "*", "*", now);
@@ -468,7 +468,7 @@ impl Simulator {
         let scenario = self.scenario_of[n];
         let key = format!("idem-{:016x}-{n}", self.rng.random::<u64>());
         let payment_id = crate::flow::payment_id_for(&key);
-        let customer = self.env_customer();
+        let customer = crate::standins::stripe_like_id(&mut self.rng, "cus", 14);
         let method = if scenario == Scenario::CardDeclined {
             cards::DECLINED
         } else {
@@ -554,14 +554,6 @@ impl Simulator {
             user_agent: "VaultLinkCheckout/3.2 (iOS 18.1)",
         };
         self.finish_api(trace, handled, client, emitter).await
-    }
-
-    fn env_customer(&mut self) -> String {
-        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-        let tail: String = (0..14)
-            .map(|_| char::from(ALPHABET[self.rng.random_range(0..ALPHABET.len())]))
-            .collect();
-        format!("cus_{tail}")
     }
 
     /// Starts the Lambda envelope of one invocation at `now`: ids, a cold start now and

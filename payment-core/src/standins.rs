@@ -98,15 +98,19 @@ impl Env {
             .to_uppercase()
     }
 
-    /// Letters and digits, as Stripe ids have; never 13 or more digits in a row.
+    /// A Stripe-style id: `prefix_` and 24 letters and digits.
     fn stripe_id(&self, prefix: &str) -> String {
-        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-        let mut r = self.rng.lock().expect("rng lock");
-        let tail: String = (0..24)
-            .map(|_| char::from(ALPHABET[r.random_range(0..ALPHABET.len())]))
-            .collect();
-        format!("{prefix}_{tail}")
+        stripe_like_id(&mut *self.rng.lock().expect("rng lock"), prefix, 24)
     }
+}
+
+/// `prefix_` and `len` letters and digits, as Stripe ids (`pi_…`, `evt_…`, `cus_…`) look.
+pub fn stripe_like_id(rng: &mut impl Rng, prefix: &str, len: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let tail: String = (0..len)
+        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+        .collect();
+    format!("{prefix}_{tail}")
 }
 
 fn dynamo_fault(env: &Env) -> PortError {
@@ -296,23 +300,6 @@ impl LocalQueue {
     /// Messages in the DLQ.
     pub fn dlq_depth(&self) -> usize {
         self.queues.lock().expect("queue lock").dlq.len()
-    }
-
-    /// Moves every message over its receive limit to the DLQ now, as SQS does on the next
-    /// receive attempt.
-    pub fn redrive_due(&self, now: f64) {
-        let mut q = self.queues.lock().expect("queue lock");
-        let mut keep = VecDeque::new();
-        while let Some(s) = q.main.pop_front() {
-            if s.message.receive_count >= self.max_receives && s.visible_at <= now {
-                let mut s = s;
-                s.message.receive_count = 0;
-                q.dlq.push_back(s);
-            } else {
-                keep.push_back(s);
-            }
-        }
-        q.main = keep;
     }
 }
 

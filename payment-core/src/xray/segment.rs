@@ -241,11 +241,6 @@ impl Span {
         self.doc.subsegments.push(child.doc);
     }
 
-    /// Attaches a finished child built elsewhere.
-    pub fn push_doc(&mut self, child: SegmentDocument) {
-        self.doc.subsegments.push(child);
-    }
-
     /// Ends the span at `end` (epoch seconds).
     pub fn end(mut self, end: f64) -> Self {
         self.doc.end_time = Some(round_us(end.max(self.doc.start_time.unwrap_or(end))));
