@@ -7,7 +7,7 @@ use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::types::ObjectLockMode;
 use bytes::Bytes;
 use e2e::unique;
-use exporter::store::conformance;
+use exporter::store::{conformance, get};
 use exporter::{ArchiveStore, LockMode, ObjectLock, S3Options, S3Store};
 
 /// The emulator's endpoint, from tests/run.sh.
@@ -30,6 +30,7 @@ fn client() -> Client {
     Client::from_conf(config)
 }
 
+/// A bucket with Object Lock, and so with versioning: every write is a version that stays.
 async fn locked_bucket(name: &str) -> Client {
     let client = client();
     client
@@ -40,6 +41,10 @@ async fn locked_bucket(name: &str) -> Client {
         .await
         .expect("create bucket");
     client
+}
+
+fn put(store: &S3Store, key: &str, bytes: Bytes) -> impl Future<Output = exporter::Result<exporter::store::Written>> {
+    exporter::store::put_once(store, key, bytes, None)
 }
 
 #[tokio::test]
@@ -72,10 +77,25 @@ async fn large_parts_go_up_in_parts_with_retention() {
     };
     let store = S3Store::new(client.clone(), &format!("s3://{bucket}"), options).unwrap();
     let big: Bytes = (0..(11u32 << 20)).map(|i| (i * 7 % 251) as u8).collect();
-    let key = "v1/segments/dt=2026-01-02/part-03.parquet";
-    store.put(key, big.clone()).await.unwrap();
-    assert_eq!(store.get(key).await.unwrap(), Some(big));
-    let small = "v1/spans/dt=2026-01-02/part-03.parquet";
+    let key = "v1/segments/dt=2026-01-02/part-0003.parquet";
+    let first = put(&store, key, big.clone()).await.unwrap();
+    assert_eq!(get(&store, key).await.unwrap(), Some(big.clone()));
+    // Create-only on multipart uploads too: the same bytes again are an idempotent success,
+    // other bytes are refused, and the key keeps exactly one version.
+    let again = put(&store, key, big.clone()).await.unwrap();
+    assert!(again.existed);
+    assert_eq!(again.version_id, first.version_id);
+    let mut other = big.to_vec();
+    other[5 << 20] ^= 1;
+    let refused = put(&store, key, Bytes::from(other)).await;
+    assert!(
+        matches!(&refused, Err(exporter::Error::AlreadyArchived { key: k, .. }) if k == key),
+        "{refused:?}"
+    );
+    let versions = store.list_versions(key).await.unwrap();
+    assert_eq!(versions.len(), 1, "{versions:?}");
+    assert_eq!(get(&store, key).await.unwrap(), Some(big));
+    let small = "v1/spans/dt=2026-01-02/part-0003.parquet";
     let kms = S3Store::new(
         client.clone(),
         &format!("s3://{bucket}/kms"),
@@ -85,7 +105,7 @@ async fn large_parts_go_up_in_parts_with_retention() {
         },
     )
     .unwrap();
-    kms.put(small, Bytes::from_static(b"sealed")).await.unwrap();
+    put(&kms, small, Bytes::from_static(b"sealed")).await.unwrap();
     let head = client
         .head_object()
         .bucket(&bucket)
@@ -98,8 +118,7 @@ async fn large_parts_go_up_in_parts_with_retention() {
         Some("aws:kms")
     );
     assert_eq!(head.ssekms_key_id(), Some("alias/xray-archive"));
-    store
-        .put(small, Bytes::from_static(b"small"))
+    put(&store, small, Bytes::from_static(b"small"))
         .await
         .unwrap();
     for k in [key, small] {
@@ -142,14 +161,14 @@ async fn a_bucket_without_object_lock_gets_a_clear_error() {
         .await
         .unwrap();
     let store = S3Store::new(client, "s3://unlocked-archive", S3Options::default()).unwrap();
-    let err = store
-        .put(
-            "v1/spans/dt=2026-01-02/part-03.parquet",
-            Bytes::from_static(b"x"),
-        )
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = put(
+        &store,
+        "v1/spans/dt=2026-01-02/part-0003.parquet",
+        Bytes::from_static(b"x"),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("PutObject"), "{err}");
     assert!(err.contains("Object Lock"), "{err}");
 }

@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use arrow::datatypes::{DataType, Field};
 use chrono::NaiveDate;
-use schema::v1::{COMMENT_KEY, PAYMENT_BUCKETS, SCHEMA_VERSION, Table};
+use schema::v1::{COMMENT_KEY, SCHEMA_VERSION, Table};
 
 /// Glue database name used when none is given.
 pub const DEFAULT_DATABASE: &str = "xray_archive";
@@ -114,13 +114,15 @@ pub fn ddl(opts: &DdlOptions) -> Result<String, DdlError> {
         let columns: Vec<String> = schema.fields().iter().map(|f| column(f)).collect();
         let (partition, projection) = match table {
             Table::PaymentIndex => (
-                "  `bucket` int COMMENT 'crc32(to_utf8(payment_id)) % 64: name it to read one bucket'"
+                "  `day` string COMMENT 'UTC day of the traces, YYYY-MM-DD (the rows carry it as dt too)'"
                     .to_string(),
                 vec![
-                    ("projection.bucket.type", "integer".to_string()),
-                    ("projection.bucket.range", format!("0,{}", PAYMENT_BUCKETS - 1)),
-                    ("projection.bucket.digits", "2".to_string()),
-                    ("storage.location.template", format!("{location}/bucket=${{bucket}}")),
+                    ("projection.day.type", "date".to_string()),
+                    ("projection.day.format", "yyyy-MM-dd".to_string()),
+                    ("projection.day.range", format!("{},NOW", opts.since.format("%Y-%m-%d"))),
+                    ("projection.day.interval", "1".to_string()),
+                    ("projection.day.interval.unit", "DAYS".to_string()),
+                    ("storage.location.template", format!("{location}/day=${{day}}")),
                 ],
             ),
             _ => (
@@ -201,7 +203,10 @@ mod tests {
         }
         assert_eq!(sql.matches("PARTITIONED BY").count(), 4);
         assert_eq!(sql.matches("'projection.dt.type'='date'").count(), 3);
-        assert_eq!(sql.matches("'projection.bucket.type'='integer'").count(), 1);
+        assert_eq!(sql.matches("'projection.day.type'='date'").count(), 1);
+        assert!(sql.contains(
+            "'storage.location.template'='s3://audit-archive/prod/v1/payment_index/day=${day}'"
+        ));
         assert!(
             sql.contains("'storage.location.template'='s3://audit-archive/prod/v1/spans/dt=${dt}'")
         );

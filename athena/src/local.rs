@@ -25,7 +25,7 @@ pub enum EngineError {
 /// The partition column of `table`, as Athena declares it.
 pub fn partition_column(table: Table) -> (&'static str, DataType) {
     match table {
-        Table::PaymentIndex => ("bucket", DataType::Int32),
+        Table::PaymentIndex => ("day", DataType::Utf8),
         _ => ("dt", DataType::Utf8),
     }
 }

@@ -1,10 +1,10 @@
 //! The payment lookup: every trace of one payment as one timeline, read through
 //! `payment_index` with no date given.
 //!
-//! 1. `payment_index` has 64 hash buckets; the payment's bucket holds one small part per
-//!    month, so the lookup reads at most one bucket (about 84 files over 7 years).
-//! 2. Each trace id names its own hourly part (`dt` and hour come from the id), so the
-//!    spans of every trace are read from exactly one file each.
+//! 1. `payment_index` holds one small part per sealed day, sorted by payment id; the
+//!    lookup reads them for the payment's trace ids and days.
+//! 2. Each trace id names its day (`dt` comes from the id), so the spans of every trace
+//!    are read from that day's `spans` parts only.
 //!
 //! Works over any archive store: a local directory or S3.
 
@@ -15,7 +15,7 @@ use arrow::datatypes::{Int32Type, Int64Type};
 use exporter::ArchiveStore;
 use exporter::parquet_io::decode;
 use schema::TracePlacement;
-use schema::v1::{Table, part_key};
+use schema::v1::{Table, day_prefix, partition};
 use serde::Serialize;
 
 /// Errors of a lookup.
@@ -23,15 +23,13 @@ use serde::Serialize;
 pub enum LookupError {
     /// No trace of the archive carries the payment id.
     #[error(
-        "payment id {payment_id:?} is not in this archive: payment_index bucket {bucket:02} \
-         ({files} files) has no row for it. Check the id (PaymentId annotation, such as \
-         pay_000000000042) and the archive"
+        "payment id {payment_id:?} is not in this archive: payment_index ({files} files) has \
+         no row for it. Check the id (PaymentId annotation, such as pay_000000000042) and the \
+         archive"
     )]
     Unknown {
         /// The id asked for.
         payment_id: String,
-        /// Its bucket.
-        bucket: u32,
         /// Files read.
         files: u64,
     },
@@ -144,24 +142,25 @@ pub async fn lookup(
     if traces.is_empty() {
         return Err(LookupError::Unknown {
             payment_id: payment_id.to_owned(),
-            bucket: hit.bucket,
             files: read.files,
         });
     }
-    // One hourly spans part per trace placement.
-    let mut by_part: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
+    // The spans parts of each trace's day.
+    let mut by_day: BTreeMap<chrono::NaiveDate, Vec<String>> = BTreeMap::new();
     for t in &traces {
         if let Some(p) = TracePlacement::of(t) {
-            by_part
-                .entry(part_key(Table::Spans, &p))
-                .or_insert_with(|| (p.partition(), Vec::new()))
-                .1
-                .push(t.clone());
+            by_day.entry(p.dt).or_default().push(t.clone());
+        }
+    }
+    let mut by_part: Vec<(String, String, Vec<String>)> = Vec::new();
+    for (dt, ids) in by_day {
+        for meta in store.list(&day_prefix(Table::Spans, dt)).await? {
+            by_part.push((meta.key, partition(dt), ids.clone()));
         }
     }
     let mut views = Vec::new();
-    for (key, (partition, ids)) in by_part {
-        let Some(bytes) = store.get(&key).await? else {
+    for (key, partition, ids) in by_part {
+        let Some(bytes) = exporter::store::get(store, &key).await? else {
             continue;
         };
         read.files += 1;
@@ -464,7 +463,7 @@ pub fn render_tree(story: &PaymentStory) -> String {
     }
     let _ = writeln!(
         out,
-        "Read {} files, {} bytes (one payment_index bucket, one spans part per trace hour).",
+        "Read {} files, {} bytes (payment_index, then the spans parts of each trace's day).",
         story.read.files, story.read.bytes
     );
     out

@@ -28,16 +28,19 @@ pub async fn run(archive: &Path, sim: &SimConfig) -> anyhow::Result<ExitCode> {
     let root = archive.display();
     println!();
     println!("What is where:");
-    println!("  {root}/v1/segments/dt=*/part-HH.parquet   every document, byte for byte");
-    println!("  {root}/v1/spans/dt=*/part-HH.parquet      segments and subsegments, flattened");
-    println!("  {root}/v1/traces/dt=*/part-HH.parquet     one row per trace");
-    println!("  {root}/v1/payment_index/bucket=NN/        payment id -> trace ids and days");
+    println!("  {root}/v1/segments/dt=*/part-NNNN.parquet every document, byte for byte");
+    println!("  {root}/v1/spans/dt=*/part-NNNN.parquet    segments and subsegments, flattened");
+    println!("  {root}/v1/traces/dt=*/part-NNNN.parquet   one row per trace");
+    println!("  {root}/v1/payment_index/day=*/          payment id -> trace ids and days");
+    println!("  {root}/_manifests/                      one per sealed day or import: the commits");
     println!(
-        "  {root}/_quarantine/                       rejected inputs (.raw) and reasons (.json)"
+        "  {root}/_quarantine/                     rejected inputs (.raw) and reasons (.json)"
     );
     payments(archive, &store, sim).await?;
     println!();
-    println!("Run the demo again: every document is reported unchanged and no row is duplicated.");
+    println!(
+        "Run the demo again: every document is reported unchanged, nothing is written again and no row is duplicated."
+    );
     println!("Archive your own X-Ray data:");
     println!("  xray-archive export --source <BatchGetTraces JSON file or dir> --archive <dir>");
     Ok(ExitCode::SUCCESS)
@@ -177,7 +180,7 @@ async fn payments(archive: &Path, store: &LocalDirStore, sim: &SimConfig) -> any
             archive.display()
         );
     }
-    let check = exporter::verify::verify(store, None, None).await?;
+    let check = exporter::verify::verify(store, None).await?;
     println!();
     println!(
         "Integrity (xray-archive verify --archive {}): {} manifests, {} objects, {}",
@@ -185,11 +188,17 @@ async fn payments(archive: &Path, store: &LocalDirStore, sim: &SimConfig) -> any
         check.manifests,
         check.objects,
         if check.findings.is_empty() {
-            "every SHA-256 matches and the chain is whole".to_owned()
+            "every object written once, every SHA-256 matches and the chain is whole".to_owned()
         } else {
             format!("{} findings", check.findings.len())
         }
     );
+    if let Some(head) = &check.head {
+        println!(
+            "  chain head {} ({}): keep it outside the archive and check later with --expect-head",
+            head.sha256, head.key
+        );
+    }
     println!();
     println!("Ask your own questions:");
     println!("  xray-archive query --list");

@@ -16,13 +16,15 @@ use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
-use exporter::{AnyStore, LocalDirStore, S3Options};
+use exporter::{AnyStore, ArchiveStore, S3Options};
 
 /// Keeps AWS X-Ray traces for years: Parquet in S3 or a directory, queryable with SQL.
 ///
-/// X-Ray deletes every trace after 30 days. xray-archive copies traces into a partitioned
-/// Parquet archive (v1/<table>/dt=YYYY-MM-DD/part-HH.parquet) that Athena, DataFusion or
-/// any Parquet reader can query, and quarantines whatever it cannot archive, with a reason.
+/// X-Ray deletes every trace after 30 days. xray-archive seals each day once, when X-Ray can
+/// no longer change it, into a write-once Parquet archive
+/// (v1/<table>/dt=YYYY-MM-DD/part-NNNN.parquet, committed by hash-chained manifests) that
+/// Athena, DataFusion or any Parquet reader can query, and quarantines whatever it cannot
+/// archive, with a reason. Nothing in the archive is ever overwritten or deleted.
 #[derive(Debug, Parser)]
 #[command(name = "xray-archive", version, propagate_version = true)]
 pub struct Cli {
@@ -74,24 +76,27 @@ impl ArchiveArgs {
     }
 }
 
-/// The X-Ray range and pacing of an export from the API.
+/// Which days an export from the X-Ray API seals, and its pacing.
 #[derive(Debug, Args)]
 pub struct RangeArgs {
-    /// Start of the range (RFC 3339, e.g. 2026-11-01T00:00:00Z). Default: the checkpoint.
-    #[arg(long, value_name = "TIME")]
-    from: Option<DateTime<Utc>>,
-    /// End of the range (exclusive). Default: now minus the settle period.
-    #[arg(long, value_name = "TIME")]
-    to: Option<DateTime<Utc>>,
-    /// Export a window only once it ended this many minutes ago (X-Ray keeps accepting
-    /// segments for a while; --resweep catches the later ones).
+    /// First day to seal (YYYY-MM-DD). Default: the day after the last sealed one; on a
+    /// first run, the oldest day X-Ray still holds whole (30 days ago).
+    #[arg(long, value_name = "DAY")]
+    from: Option<chrono::NaiveDate>,
+    /// Last day to seal (YYYY-MM-DD, inclusive). Default: the last day that can no longer
+    /// change.
+    #[arg(long, value_name = "DAY")]
+    to: Option<chrono::NaiveDate>,
+    /// Seal a day only this many days after it ends. X-Ray accepts late segments for 7
+    /// days; 8 leaves a day of margin and 22 days before X-Ray deletes the day. 0 seals at
+    /// once (tests, or a source that is known to be complete).
     #[arg(
         long,
-        env = "XRAY_ARCHIVE_SETTLE_MINUTES",
-        default_value_t = 60,
-        value_name = "MINUTES"
+        env = "XRAY_ARCHIVE_SEAL_AFTER_DAYS",
+        default_value_t = exporter::seal::DEFAULT_SEAL_AFTER_DAYS,
+        value_name = "DAYS"
     )]
-    settle_minutes: u32,
+    seal_after: u32,
     /// BatchGetTraces calls in flight.
     #[arg(
         long,
@@ -106,27 +111,30 @@ pub struct RangeArgs {
 enum Command {
     /// Archive X-Ray traces, from the X-Ray API or from files.
     ///
-    /// --source xray: reads the X-Ray API (GetTraceSummaries, then BatchGetTraces) one
-    /// hourly window at a time, oldest first. Each window is committed with a manifest
-    /// (_manifests/) and a checkpoint (_state/checkpoint.json); interrupted at any point, the
-    /// next run carries on from the last committed window without duplicating a trace.
-    /// With no --from/--to it exports from the checkpoint (first run: the oldest hour X-Ray
-    /// still holds) up to now minus the settle period. --resweep instead fetches again the
-    /// archived traces that received segments late (by event time), superseding their
-    /// earlier rows. Uses the standard AWS configuration (AWS_REGION, AWS_PROFILE,
-    /// AWS_ENDPOINT_URL for emulators).
+    /// --source xray: seals each UTC day once, when X-Ray can no longer change it (by
+    /// default 8 days after it ends: X-Ray accepts segments for 7 days and deletes traces
+    /// after 30). A day is fetched hour by hour (GetTraceSummaries, then BatchGetTraces);
+    /// each finished hour is recorded under _state/, so an interrupted run resumes at the
+    /// first unfinished hour and never fetches a finished one again. When all 24 hours are
+    /// in, the day's parts are written once (one per table while under 128 MB) and a
+    /// manifest under _manifests/ commits them. A day X-Ray has already begun deleting
+    /// (older than 30 days) is sealed as `expired`, and status and verify report it as a
+    /// loss. Uses the standard AWS configuration (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL
+    /// for emulators).
     ///
-    /// --source FILE_OR_DIR: reads a file or a directory tree (sorted, skipping *.md and
+    /// --source FILE_OR_DIR: imports a file or a directory tree (sorted, skipping *.md and
     /// hidden files). Each file may be a BatchGetTraces response (Document as an escaped
     /// string or an object), a single segment document, JSON Lines of either, or X-Ray
-    /// daemon UDP framing.
+    /// daemon UDP framing. An import never rewrites a sealed day: it adds parts with the
+    /// day's next free numbers, and a document already archived is not written again.
     ///
-    /// Re-running rewrites the same objects: nothing is duplicated. Invalid documents go to
-    /// <archive>/_quarantine/ with the reason, and the run goes on.
+    /// Every object is written once (If-None-Match on S3, create-new files locally); a
+    /// re-run after a crash writes the same bytes under the same keys. Invalid documents go
+    /// to <archive>/_quarantine/ with the reason, and the run goes on.
     ///
     /// Examples:
     ///   xray-archive export --source xray --archive s3://audit-archive/prod
-    ///   xray-archive export --source xray --archive ./archive --from 2026-11-20T00:00:00Z --to 2026-11-21T00:00:00Z
+    ///   xray-archive export --source xray --archive ./archive --from 2026-11-20 --to 2026-11-21
     ///   xray-archive export --source ./batch-get-traces/ --archive ./archive
     #[command(verbatim_doc_comment)]
     Export {
@@ -137,31 +145,31 @@ enum Command {
         archive: ArchiveArgs,
         #[command(flatten)]
         range: RangeArgs,
-        /// Re-sweep for late segments of archived traces (event time) instead of exporting
-        /// new windows. Default range: since the last re-sweep.
-        #[arg(long)]
-        resweep: bool,
         /// Print the summary as JSON on stdout (for scripts).
         #[arg(long)]
         json: bool,
     },
-    /// Export a past range from the X-Ray API, with a progress bar.
+    /// Seal a past range of days from the X-Ray API, with progress.
     ///
     /// The same as `export --source xray --from --to`: for a first load, or to fill a gap.
-    /// X-Ray only holds the last 30 days.
+    /// X-Ray holds only the last 30 days: an older day is sealed as `expired` with whatever
+    /// X-Ray still returns, and reported as a loss.
     ///
     /// Example:
-    ///   xray-archive backfill --archive s3://audit-archive/prod --from 2026-10-27T00:00:00Z --to 2026-11-24T00:00:00Z
+    ///   xray-archive backfill --archive s3://audit-archive/prod --from 2026-10-27 --to 2026-11-20
     #[command(verbatim_doc_comment)]
     Backfill {
         #[command(flatten)]
         archive: ArchiveArgs,
-        /// Start of the range (RFC 3339).
-        #[arg(long, value_name = "TIME")]
-        from: DateTime<Utc>,
-        /// End of the range (RFC 3339, exclusive).
-        #[arg(long, value_name = "TIME")]
-        to: DateTime<Utc>,
+        /// First day (YYYY-MM-DD).
+        #[arg(long, value_name = "DAY")]
+        from: chrono::NaiveDate,
+        /// Last day (YYYY-MM-DD, inclusive).
+        #[arg(long, value_name = "DAY")]
+        to: chrono::NaiveDate,
+        /// Seal a day only this many days after it ends (see `export --help`).
+        #[arg(long, env = "XRAY_ARCHIVE_SEAL_AFTER_DAYS", default_value_t = exporter::seal::DEFAULT_SEAL_AFTER_DAYS, value_name = "DAYS")]
+        seal_after: u32,
         /// BatchGetTraces calls in flight.
         #[arg(long, default_value_t = 4, value_name = "N")]
         concurrency: usize,
@@ -171,21 +179,20 @@ enum Command {
     },
     /// Put (or release) a legal hold on every object that holds a disputed payment's traces.
     ///
-    /// Finds the payment's traces through payment_index, then sets an S3 legal hold on each
-    /// segments, spans and traces part of their hours and on the payment_index parts naming
-    /// the payment, so the evidence cannot expire or be deleted while the dispute runs, even
-    /// after Object Lock retention ends. Every hold and release is recorded, with who, when
-    /// and why, in the archive's append-only log under _holds/. In a local directory the
-    /// same log is kept and `prune` never deletes a held file.
+    /// Finds the payment's traces through payment_index, then sets an S3 legal hold on the
+    /// one version of each segments, spans and traces part of their days and of the
+    /// payment_index parts naming the payment, so the evidence cannot expire while the
+    /// dispute runs, even after Object Lock retention ends. Every hold and release is
+    /// recorded, with who, when, why and the exact versions, in the archive's append-only
+    /// log under _holds/; --release releases exactly what the last hold held.
     ///
     /// Examples:
     ///   xray-archive hold --archive s3://audit-archive/prod --payment-id pay_abc123 --reason "chargeback du_1Nx, Visa 10.4"
     ///   xray-archive hold --archive s3://audit-archive/prod --payment-id pay_abc123 --release --reason "dispute won"
     #[command(verbatim_doc_comment)]
     Hold {
-        /// Archive: a local directory or s3://BUCKET/PREFIX.
-        #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
-        archive: String,
+        #[command(flatten)]
+        archive: ArchiveArgs,
         /// The disputed payment (its PaymentId annotation).
         #[arg(long, value_name = "ID")]
         payment_id: String,
@@ -202,42 +209,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Delete the parts of a local archive whose retention has passed, never a held one.
-    ///
-    /// A part's retention is the years recorded when it was written (from the retention
-    /// policy in XRAY_ARCHIVE_RETENTION_POLICY, the longest among its traces), else
-    /// --default-years, counted from the day of its data. Parts a legal hold covers are
-    /// kept and listed. The deletions are recorded in the manifest chain, so `verify`
-    /// expects them gone. In S3, Object Lock and the bucket's lifecycle rule do this job.
-    ///
-    /// Examples:
-    ///   xray-archive prune --archive ./archive --dry-run
-    ///   xray-archive prune --archive ./archive --now 2034-01-01T00:00:00Z
-    #[command(verbatim_doc_comment)]
-    Prune {
-        /// Archive: a local directory.
-        #[arg(long, value_name = "DIR")]
-        archive: PathBuf,
-        /// Years for parts written without a retention policy.
-        #[arg(long, default_value_t = 7, value_name = "YEARS")]
-        default_years: u32,
-        /// The time to judge expiry at (RFC 3339). Default: now.
-        #[arg(long, value_name = "TIME")]
-        now: Option<DateTime<Utc>>,
-        /// List what would go, delete nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// Print the report as JSON.
-        #[arg(long)]
-        json: bool,
-    },
     /// Compare the archive with X-Ray for a range X-Ray still holds (the last 30 days).
     ///
     /// Lists every trace X-Ray has in the range and fetches its segments, then reads the
-    /// same hours of the archive. Reports traces missing from the archive, and traces the
+    /// same days of the archive. Reports traces missing from the archive, and traces the
     /// archive holds with fewer segments than X-Ray has now (late segments). With
-    /// --reexport, exports the range again, which adds what is missing and duplicates
-    /// nothing, then compares once more. Exits 0 when the archive is complete, 1 otherwise.
+    /// --reexport, archives those traces as new write-once parts (a sealed day is never
+    /// rewritten, nothing is duplicated), then compares once more. Exits 0 when the archive
+    /// is complete, 1 otherwise.
     ///
     /// Example:
     ///   xray-archive reconcile --source xray --archive s3://audit-archive/prod --from 2026-11-20T00:00:00Z --to 2026-11-21T00:00:00Z
@@ -261,46 +240,45 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Show the export checkpoint, the lag, and the days left before X-Ray deletes the
-    /// oldest trace not yet archived.
+    /// Show the sealed days, the oldest unsealed day and the days left before X-Ray deletes
+    /// it, and every day lost.
     ///
-    /// Exits 0 when healthy, 2 when fewer than 7 days are left (or traces were already
-    /// lost), so it can gate a cron job or a pager.
+    /// Exits 0 when healthy, 2 when fewer than 7 days are left, or a day was sealed as
+    /// `expired` (X-Ray had begun deleting it), or a day is missing between sealed days, so
+    /// it can gate a cron job or a pager.
     ///
     /// Example:
     ///   xray-archive status --archive s3://audit-archive/prod
     #[command(verbatim_doc_comment)]
     Status {
-        /// Archive: a local directory or s3://BUCKET/PREFIX.
-        #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
-        archive: String,
+        #[command(flatten)]
+        archive: ArchiveArgs,
         /// Print the status as JSON.
         #[arg(long)]
         json: bool,
     },
-    /// Prove an archive is what its manifests say: nothing altered, nothing missing,
-    /// nothing added, no window skipped.
+    /// Prove an archive is what its manifests say: every object written once, nothing
+    /// altered, missing or added, no day skipped or lost.
     ///
-    /// Walks the manifest chain (every sequence number, every link to the previous
-    /// manifest's SHA-256, the checkpoint's head), recomputes the SHA-256 of every object a
-    /// manifest lists and checks Parquet row counts, lists objects no manifest lists, and
-    /// checks that the X-Ray windows cover the range with no gap and no overlap. Exits 0
-    /// when clean and 1 with the list of findings otherwise.
+    /// Lists every object version under v1/, _manifests/, _quarantine/ and _holds/: a
+    /// second version of a key is `overwritten` (even with the same bytes) and a delete
+    /// marker `deleted`. Walks the manifest chain (every number, every link to the previous
+    /// manifest's SHA-256) and prints its head, checked against --expect-head when given (a
+    /// value kept outside the bucket, such as the exporter's log line). Recomputes the
+    /// SHA-256 and version of every object a manifest lists and checks Parquet row counts,
+    /// lists objects no manifest lists, and names every day missing between sealed days and
+    /// every day sealed as `expired`. Exits 0 when clean and 1 with the findings otherwise.
     ///
     /// Examples:
     ///   xray-archive verify --archive s3://audit-archive/prod
-    ///   xray-archive verify --archive ./archive --from 2026-11-01T00:00:00Z --to 2026-11-08T00:00:00Z --json
+    ///   xray-archive verify --archive ./archive --expect-head 3f2a... --json
     #[command(verbatim_doc_comment)]
     Verify {
-        /// Archive: a local directory or s3://BUCKET/PREFIX.
-        #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
-        archive: String,
-        /// Only manifests whose window ends after this time (RFC 3339); coverage from here.
-        #[arg(long, value_name = "TIME")]
-        from: Option<DateTime<Utc>>,
-        /// Only manifests whose window starts before this time; coverage up to here.
-        #[arg(long, value_name = "TIME")]
-        to: Option<DateTime<Utc>>,
+        #[command(flatten)]
+        archive: ArchiveArgs,
+        /// The chain head's SHA-256 as recorded earlier outside the archive.
+        #[arg(long, value_name = "SHA256")]
+        expect_head: Option<String>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -346,9 +324,9 @@ enum Command {
     /// The whole story of one payment, for a chargeback investigator: every trace that carries
     /// its PaymentId, as one timeline, with the first failure marked.
     ///
-    /// No date is needed: the payment's payment_index bucket (one of 64) names its traces and
-    /// days, and only those hourly parts are read. Exits 1 with a clear message when the
-    /// payment id is not in the archive.
+    /// No date is needed: payment_index (one small part per sealed day) names its traces
+    /// and days, and only the spans parts of those days are read. Exits 1 with a clear
+    /// message when the payment id is not in the archive.
     ///
     /// Examples:
     ///   xray-archive lookup --archive ./archive --payment-id pay_000000000042
@@ -356,9 +334,8 @@ enum Command {
     ///   xray-archive lookup --archive ./archive --payment-id pay_000000000042 --format html > evidence.html
     #[command(verbatim_doc_comment)]
     Lookup {
-        /// Archive: a local directory or s3://BUCKET/PREFIX.
-        #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
-        archive: String,
+        #[command(flatten)]
+        archive: ArchiveArgs,
         /// The PaymentId annotation to look up.
         #[arg(long, value_name = "ID")]
         payment_id: String,
@@ -412,8 +389,9 @@ enum Command {
     /// DAYS days through the instrumented payment flow and its embedded stand-ins (Stripe,
     /// DynamoDB, SQS, Prism), with the design note's failure scenarios, and archives the
     /// traces through the same export path as real X-Ray data. It ends with two saved
-    /// compliance queries and a chargeback lookup of a failed payment. The same seed gives
-    /// the same archive, byte for byte.
+    /// compliance queries and a chargeback lookup of a failed payment. File imports are
+    /// sealed at once, one part per table per day. The same seed gives the same archive,
+    /// byte for byte.
     ///
     /// Examples:
     ///   xray-archive demo
@@ -507,15 +485,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             source,
             archive,
             range,
-            resweep,
             json,
         } => {
             let store = archive.open().await?;
             if source == "xray" {
-                xray::export(&store, &range, resweep, json).await
+                xray::export(&store, &range, json).await
             } else {
-                if range.from.is_some() || range.to.is_some() || resweep {
-                    anyhow::bail!("--from, --to and --resweep apply to --source xray only");
+                if range.from.is_some() || range.to.is_some() {
+                    anyhow::bail!(
+                        "--from and --to choose days to seal from --source xray; a file import takes every document in its files"
+                    );
                 }
                 export::run(PathBuf::from(source).as_path(), &store, json).await
             }
@@ -524,54 +503,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             archive,
             from,
             to,
+            seal_after,
             concurrency,
             json,
         } => {
-            if from >= to {
-                anyhow::bail!("--from {from} must be before --to {to}");
+            if from > to {
+                anyhow::bail!("--from {from} must not be after --to {to}");
             }
             let store = archive.open().await?;
             let range = RangeArgs {
                 from: Some(from),
                 to: Some(to),
-                settle_minutes: 0,
+                seal_after,
                 concurrency,
             };
-            xray::export(&store, &range, false, json).await
-        }
-        Command::Prune {
-            archive,
-            default_years,
-            now,
-            dry_run,
-            json,
-        } => {
-            let store = LocalDirStore::open(&archive)?;
-            let report = exporter::retention::prune(
-                &store,
-                now.unwrap_or_else(Utc::now),
-                default_years,
-                dry_run,
-            )
-            .await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                let verb = if dry_run { "Would delete" } else { "Deleted" };
-                println!(
-                    "{verb} {} parts past their retention; {} kept under a legal hold; {} within retention.",
-                    report.deleted.len(),
-                    report.held.len(),
-                    report.kept
-                );
-                for k in &report.deleted {
-                    println!("  {} {k}", if dry_run { "would delete" } else { "deleted" });
-                }
-                for (k, p) in &report.held {
-                    println!("  held ({p}) {k}");
-                }
-            }
-            Ok(ExitCode::SUCCESS)
+            xray::export(&store, &range, json).await
         }
         Command::Hold {
             archive,
@@ -586,23 +532,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     "--reason must say why (the dispute or case): it goes into the holds log"
                 );
             }
-            let store = AnyStore::open(&archive, S3Options::default()).await?;
+            let store = archive.open().await?;
             let (record, key) =
                 exporter::holds::hold(&store, &payment_id, release, &by, &reason).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&record)?);
             } else {
                 println!(
-                    "{} {} objects of payment {payment_id} in {archive}; recorded in {key}",
+                    "{} {} objects of payment {payment_id} in {}; recorded in {key}",
                     if release {
                         "Released the legal hold on"
                     } else {
                         "Placed a legal hold on"
                     },
-                    record.objects.len()
+                    record.objects.len(),
+                    store.location()
                 );
                 for o in &record.objects {
-                    println!("  {o}");
+                    match &o.version_id {
+                        Some(v) => println!("  {} (version {v})", o.key),
+                        None => println!("  {}", o.key),
+                    }
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -620,25 +570,30 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Verify {
             archive,
-            from,
-            to,
+            expect_head,
             json,
         } => {
-            let store = AnyStore::open(&archive, S3Options::default()).await?;
-            let report = exporter::verify::verify(&store, from, to).await?;
+            let store = archive.open().await?;
+            let report = exporter::verify::verify(&store, expect_head.as_deref()).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 println!(
-                    "Checked {} manifests, {} objects ({}), {} X-Ray windows in {archive}",
+                    "Checked {} object versions, {} manifests, {} objects ({}), {} sealed days in {}",
+                    report.versions,
                     report.manifests,
                     report.objects,
                     output::human_bytes(report.bytes),
-                    report.windows
+                    report.sealed_days,
+                    store.location()
                 );
+                match &report.head {
+                    Some(h) => println!("Chain head: {} ({})", h.sha256, h.key),
+                    None => println!("Chain head: none (no manifest yet)"),
+                }
                 if report.findings.is_empty() {
                     println!(
-                        "OK: every object matches its manifest, the chain is whole, and the windows leave no gap."
+                        "OK: every object written once and as its manifest says, the chain is whole, no day missing or expired."
                     );
                 } else {
                     println!("{} findings:", report.findings.len());
@@ -660,7 +615,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Status { archive, json } => {
-            let store = AnyStore::open(&archive, S3Options::default()).await?;
+            let store = archive.open().await?;
             xray::status(&store, json).await
         }
         Command::Ddl {
@@ -695,7 +650,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             payment_id,
             format,
         } => {
-            let store = AnyStore::open(&archive, S3Options::default()).await?;
+            let store = archive.open().await?;
             let story = athena::lookup(&store, &payment_id).await?;
             match format {
                 LookupFormat::Tree => print!("{}", athena::render_tree(&story)),
@@ -704,7 +659,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     let generated = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC");
                     print!(
                         "{}",
-                        athena::render_html(&story, &archive, &generated.to_string())
+                        athena::render_html(&story, &archive.archive, &generated.to_string())
                     )
                 }
             }

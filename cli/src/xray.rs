@@ -2,101 +2,80 @@
 
 use std::process::ExitCode;
 
-use chrono::{DateTime, Duration, Utc};
-use exporter::xray_export::{
-    Outcome, RunReport, Status, XRayExportOptions, export_xray, status as read_status,
-};
-use exporter::{AnyStore, ArchiveStore, XRaySource};
+use chrono::{DateTime, Utc};
+use exporter::seal::{Outcome, RunReport, SealOptions, Status, seal_days, status as read_status};
+use exporter::{AnyStore, ArchiveStore, WriterConfig, XRaySource};
 
 use crate::RangeArgs;
 use crate::export::{ProgressReporter, STEPS_TEMPLATE};
 use crate::output::human_bytes;
 
-/// Days before X-Ray's deletion below which `status` exits 2.
-const EXPIRY_WARNING_DAYS: f64 = 7.0;
-
-pub async fn export(
-    store: &AnyStore,
-    range: &RangeArgs,
-    resweep: bool,
-    json: bool,
-) -> anyhow::Result<ExitCode> {
+pub async fn export(store: &AnyStore, range: &RangeArgs, json: bool) -> anyhow::Result<ExitCode> {
     let source = XRaySource::from_env(range.concurrency).await;
-    let options = XRayExportOptions {
-        settle: Duration::minutes(i64::from(range.settle_minutes)),
+    let destination = source.check_destination().await?;
+    let options = SealOptions {
+        seal_after_days: range.seal_after,
         from: range.from,
         to: range.to,
-        resweep,
-        expiry_warning_days: EXPIRY_WARNING_DAYS,
-        ..XRayExportOptions::default()
+        ..SealOptions::default()
     };
     let mut reporter = ProgressReporter::new(0, STEPS_TEMPLATE);
-    let mut traces = 0;
-    let report = export_xray(
-        &source,
-        store,
-        &options,
-        Utc::now(),
-        &mut |w, done, total| {
-            traces += w.traces;
-            let message = format!(
-                "{done}/{total} windows, {traces} traces, last {}",
-                w.window.start.format("%Y-%m-%d %H:%M")
-            );
-            reporter.set(done, message, done == total);
-        },
-    )
+    let mut steps = 0;
+    let report = seal_days(&source, store, &options, Utc::now(), &mut |message| {
+        steps += 1;
+        reporter.set(steps, message.to_owned(), false);
+    })
     .await?;
     reporter.finish();
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        let mut out = serde_json::to_value(&report)?;
+        out["api_calls"] = serde_json::to_value(source.api_calls())?;
+        out["xray"] = serde_json::to_value(source.pace_stats())?;
+        out["destination"] = format!("{destination:?}").into();
+        println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
-        print_report(&report);
+        print_report(&report, &source);
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_report(r: &RunReport) {
-    let bytes: u64 = r.windows.iter().map(|w| w.bytes).sum();
+fn print_report(r: &RunReport, source: &XRaySource) {
+    let bytes: u64 = r.days.iter().map(|d| d.bytes).sum();
     println!(
-        "{}: {} of {} windows committed, {} traces ({} segment documents) -> {}",
-        if r.mode == "re-sweep" {
-            "Re-sweep"
-        } else {
-            "Export"
-        },
-        r.windows.len(),
-        r.windows_planned,
+        "Sealed {} of {} due days: {} traces ({} segment documents), {} -> {}",
+        r.days.len(),
+        r.days_planned,
         r.traces,
         r.segments,
+        human_bytes(bytes),
         r.status.archive
     );
-    println!("  written: {}", human_bytes(bytes));
-    if r.superseded > 0 {
+    for d in &r.days {
+        let status = serde_json::to_value(d.status).unwrap_or_default();
         println!(
-            "  superseded by a newer state of the segment: {}",
-            r.superseded
+            "  {} {:<8} {} traces, {} objects, manifest {} ({})",
+            d.day,
+            status.as_str().unwrap_or_default(),
+            d.traces,
+            d.objects,
+            d.manifest.key,
+            &d.manifest.sha256[..16]
         );
     }
     if r.quarantined > 0 {
         println!("  quarantined: {} (see _quarantine/)", r.quarantined);
     }
-    let calls = r.api_calls;
+    let calls = source.api_calls();
+    let pace = source.pace_stats();
     println!(
-        "  X-Ray calls: {} GetTraceSummaries, {} BatchGetTraces{}; {} throttled, {} retried after errors",
-        calls.get_trace_summaries,
-        calls.batch_get_traces,
-        r.calls_per_trace
-            .map(|c| format!(" ({c:.2} per trace)"))
-            .unwrap_or_default(),
-        r.xray.throttles,
-        r.xray.transient
+        "  X-Ray calls: {} GetTraceSummaries, {} BatchGetTraces; {} throttled, {} retried after errors",
+        calls.get_trace_summaries, calls.batch_get_traces, pace.throttles, pace.transient
     );
-    if !r.destination.starts_with("xray") {
-        println!("  trace destination: {}", r.destination);
-    }
     if r.outcome == Outcome::Deadline {
-        println!("  stopped before the deadline; the next run continues from the checkpoint");
+        println!(
+            "  stopped before the deadline after {} hours fetched; the next run resumes at the first unfinished hour",
+            r.hours_fetched
+        );
     }
     print_status(&r.status);
 }
@@ -109,8 +88,7 @@ pub async fn status(store: &AnyStore, json: bool) -> anyhow::Result<ExitCode> {
         println!("Archive {}", store.location());
         print_status(&s);
     }
-    let urgent = s.days_until_expiry.is_some_and(|d| d < EXPIRY_WARNING_DAYS);
-    Ok(if urgent {
+    Ok(if s.is_alarming() {
         ExitCode::from(2)
     } else {
         ExitCode::SUCCESS
@@ -118,34 +96,45 @@ pub async fn status(store: &AnyStore, json: bool) -> anyhow::Result<ExitCode> {
 }
 
 fn print_status(s: &Status) {
-    let (Some(watermark), Some(lag), Some(days)) = (s.watermark, s.lag_hours, s.days_until_expiry)
-    else {
-        println!("  no export yet: run `xray-archive export --source xray --archive ...`");
-        return;
-    };
-    println!(
-        "  checkpoint: every trace before {} is archived ({} manifests, last {})",
-        watermark.to_rfc3339(),
-        s.manifests,
-        s.last_manifest.as_deref().unwrap_or("none")
-    );
-    println!("  lag: {lag:.1} hours");
-    if days < 0.0 {
-        println!(
-            "  X-Ray deadline: PASSED {:.1} days ago: traces after the checkpoint may already be lost",
-            -days
-        );
-    } else if days < EXPIRY_WARNING_DAYS {
-        println!("  X-Ray deadline: {days:.1} days left for the oldest unexported window: URGENT");
-    } else {
-        println!("  X-Ray deadline: {days:.1} days left for the oldest unexported window");
+    match (s.first_sealed, s.last_sealed) {
+        (Some(first), Some(last)) => println!(
+            "  sealed: {} days, {first} to {last} ({} manifests; chain head {})",
+            s.sealed_days,
+            s.manifests,
+            s.head.as_ref().map_or("none".into(), |h| h.sha256.clone())
+        ),
+        _ => println!(
+            "  no day sealed yet ({} manifests): run `xray-archive export --source xray --archive ...`",
+            s.manifests
+        ),
+    }
+    if let (Some(day), Some(days)) = (s.oldest_unsealed, s.days_until_expiry) {
+        let hours = if s.hours_staged > 0 {
+            format!(" ({} of 24 hours fetched)", s.hours_staged)
+        } else {
+            String::new()
+        };
+        let verdict = if days < 0.0 {
+            format!("X-Ray began deleting it {:.1} days ago: traces are being LOST", -days)
+        } else if days < exporter::seal::EXPIRY_WARNING_DAYS {
+            format!("{days:.1} days before X-Ray deletes it: URGENT")
+        } else {
+            format!("{days:.1} days before X-Ray deletes it")
+        };
+        println!("  oldest unsealed day: {day}{hours}, {verdict}");
+    }
+    for d in &s.expired_days {
+        println!("  expired: {d} was sealed after X-Ray had begun deleting it; traces are lost");
+    }
+    for d in &s.missing_days {
+        println!("  missing: {d} is not sealed although later days are");
     }
     if let Some(run) = &s.last_run {
         println!(
-            "  last run: {} at {} ({} windows, {} traces){}",
+            "  last run: {} at {} ({} days sealed, {} traces){}",
             run.outcome,
             run.finished_at.to_rfc3339(),
-            run.windows,
+            run.days,
             run.traces,
             run.error
                 .as_deref()
@@ -155,7 +144,8 @@ fn print_status(s: &Status) {
     }
 }
 
-/// `reconcile`: the archive against X-Ray for `[from, to)`, optionally exporting again.
+/// `reconcile`: the archive against X-Ray for `[from, to)`, optionally archiving what is
+/// missing.
 pub async fn reconcile(
     store: &AnyStore,
     from: DateTime<Utc>,
@@ -165,22 +155,17 @@ pub async fn reconcile(
 ) -> anyhow::Result<ExitCode> {
     let source = XRaySource::from_env(4).await;
     let mut report = exporter::reconcile::reconcile(&source, store, from, to, Utc::now()).await?;
-    let mut reexported = None;
+    let mut reimported = None;
     if reexport && !report.is_clean() {
-        let options = XRayExportOptions {
-            settle: Duration::zero(),
-            from: Some(from),
-            to: Some(to),
-            expiry_warning_days: EXPIRY_WARNING_DAYS,
-            ..XRayExportOptions::default()
-        };
-        let run = export_xray(&source, store, &options, Utc::now(), &mut |_, _, _| {}).await?;
-        reexported = Some((report.clone(), run));
+        let summary =
+            exporter::reconcile::reimport(&source, store, &report, WriterConfig::default())
+                .await?;
+        reimported = Some((report.clone(), summary));
         report = exporter::reconcile::reconcile(&source, store, from, to, Utc::now()).await?;
     }
     if json {
-        let before = reexported.as_ref().map(|(r, _)| r);
-        let run = reexported.as_ref().map(|(_, run)| run);
+        let before = reimported.as_ref().map(|(r, _)| r);
+        let run = reimported.as_ref().map(|(_, run)| run);
         println!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
@@ -188,13 +173,13 @@ pub async fn reconcile(
             }))?
         );
     } else {
-        if let Some((before, run)) = &reexported {
+        if let Some((before, run)) = &reimported {
             println!(
-                "Before re-export: {} missing, {} incomplete. Re-exported {} traces in {} windows.",
+                "Before re-export: {} missing, {} incomplete. Archived {} documents of {} traces as new parts.",
                 before.missing.len(),
                 before.incomplete.len(),
-                run.traces,
-                run.windows.len()
+                run.segments,
+                run.traces
             );
         }
         println!(

@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use exporter::source::files::InputReader;
 use exporter::store::MemoryStore;
-use exporter::{ArchiveWriter, WriterConfig};
+use exporter::WriterConfig;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
@@ -30,7 +30,7 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// The real export path: read responses, validate, buffer by window, convert, encode.
+/// The real import path: read responses, validate, buffer by day, convert, encode.
 fn archive(
     responses: &[String],
     redaction: exporter::redact::Policy,
@@ -44,7 +44,8 @@ fn archive(
             redaction,
             ..WriterConfig::default()
         };
-        let mut w = ArchiveWriter::new(&store, config);
+        let chain = exporter::Chain::default();
+        let mut w = exporter::archive::ImportWriter::new(&store, config, &chain);
         for (i, r) in responses.iter().enumerate() {
             for item in InputReader::new(&format!("response-{i}"), r.as_bytes()) {
                 w.push(item.unwrap()).await.unwrap();

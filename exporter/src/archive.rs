@@ -1,69 +1,73 @@
-//! The archive writer: validated documents in, hourly Parquet parts out.
+//! The archive writer: validated documents in, write-once daily Parquet parts out.
 //!
-//! Documents are buffered by their trace's hourly window (from the trace id). When the
-//! buffer is full, and at the end, each window is written: the window's existing `segments`
-//! part (if any) is read back and merged with the new documents by `(trace_id, id)`, then the
-//! window's `segments`, `spans` and `traces` parts are rewritten whole. So:
-//! - re-running the same input writes the same bytes to the same keys (no duplicates);
-//! - late documents of a trace join the trace's earlier ones in the same part;
-//! - a crash part-way leaves every object either old or new, and a re-run converges.
+//! - [`ArchiveWriter`] takes source items: it redacts and validates each document, and
+//!   quarantines what it cannot archive. Every object it writes goes through
+//!   [`put_once`], so nothing in the archive is ever replaced.
+//! - [`DayParts`] streams one day's documents, in archive order, into that day's parts:
+//!   `part-NNNN` of `segments`, `spans` and `traces`, a new part whenever one reaches the
+//!   target size, and the day's `payment_index` part. Memory holds at most one part per
+//!   table, so it does not grow with the day.
+//! - [`ImportWriter`] is the file import: documents arrive in any order, so they are
+//!   buffered per day and each flush adds new parts with the day's next free numbers. A
+//!   document the archive already holds is not written again.
 //!
-//! `payment_index` rows are gathered per bucket part and merged the same way at the end.
+//! What a run wrote becomes part of the archive only when its manifest commits it
+//! ([`crate::ledger`]).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
+use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
-use serde::Serialize;
+use chrono::NaiveDate;
+use parquet::arrow::ArrowWriter;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tracing::{debug, info};
 
-use schema::TracePlacement;
 use schema::v1::{
-    ArchivedSegment, PaymentIndexPart, PaymentIndexRow, QUARANTINE_PREFIX, Table, convert,
-    part_key, payment_index_batch, sort_for_archive,
+    ArchivedSegment, PartKey, PaymentIndexRow, QUARANTINE_PREFIX, Table, convert,
+    payment_index_batch, sort_for_archive,
 };
 
 use crate::error::{Error, Result};
-use crate::parquet_io::{decode, encode, read_segment_documents};
+use crate::ledger::Chain;
+use crate::parquet_io::{encode, read_segment_documents, writer_properties};
 use crate::source::{SourceContent, SourceItem};
-use crate::store::ArchiveStore;
+use crate::store::{ArchiveStore, put_once};
 
 /// How the writer buffers and slices its work.
 #[derive(Debug, Clone)]
 pub struct WriterConfig {
-    /// Document bytes buffered before windows are written. Bounds memory: the model of a
-    /// document takes about as much again as its text.
+    /// Document bytes a file import buffers before it writes parts. Bounds memory: the
+    /// model of a document takes about as much again as its text.
     pub buffer_bytes: usize,
-    /// Documents converted per record batch, so no Arrow string array nears its 2 GiB limit
-    /// and memory stays flat for very large windows.
+    /// Documents converted per record batch, so no Arrow string array nears its 2 GiB limit.
     pub batch_documents: usize,
-    /// How a document whose `(trace_id, id)` is already archived with other text is kept.
-    /// `false` (files): both are kept, each a piece of evidence. `true` (the X-Ray API, whose
-    /// answer is the segment's latest state): the new text replaces the old one.
-    pub supersede: bool,
+    /// A part is closed, and the next one started, once its Parquet reaches this size.
+    pub part_bytes: usize,
     /// What is removed from documents before they are parsed and written.
     pub redaction: crate::redact::Policy,
     /// Years each trace is kept (and whether at all); none: the store's default years.
     pub retention: Option<crate::retention::RetentionPolicy>,
 }
 
-/// 32 MiB of documents: about 30,000 payment-trace documents. With their parsed models,
-/// the Arrow batches and the encoded parts this peaks well inside a 400 MB budget
-/// (measured on a 2-million-document export; see the README).
+/// 32 MiB of documents: about 30,000 payment-trace documents per import flush.
 pub const DEFAULT_BUFFER_BYTES: usize = 32 << 20;
-
-/// `payment_index` rows gathered before their bucket parts are merged and written.
-pub const PAYMENT_ROWS_BUFFERED: usize = 100_000;
 
 /// 16,384 documents per batch: two `segments` row groups.
 pub const DEFAULT_BATCH_DOCUMENTS: usize = 16 * 1024;
+
+/// 128 MiB of Parquet per part: large enough that a day at VaultLink's volume is one file
+/// per table (Athena opens 2,555 files per table over seven years, not 61,000), small
+/// enough to hold in a 1 GiB Lambda and to read back whole.
+pub const DEFAULT_PART_BYTES: usize = 128 << 20;
 
 impl Default for WriterConfig {
     fn default() -> Self {
         Self {
             buffer_bytes: DEFAULT_BUFFER_BYTES,
             batch_documents: DEFAULT_BATCH_DOCUMENTS,
-            supersede: false,
+            part_bytes: DEFAULT_PART_BYTES,
             // XRAY_ARCHIVE_HASH_KEY / _EMAILS / _CLIENT_IPS; the CLI and the Lambda check
             // them at start and stop on a bad value.
             redaction: crate::redact::Policy::from_env().unwrap_or_default(),
@@ -74,7 +78,7 @@ impl Default for WriterConfig {
 }
 
 /// A quarantined input, as reported.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QuarantineRecord {
     /// Key of the quarantined bytes in the archive (`_quarantine/<sha256>.raw`).
     pub key: String,
@@ -86,8 +90,8 @@ pub struct QuarantineRecord {
     pub reason: String,
 }
 
-/// One object an export wrote, as its manifest records it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+/// One object a run wrote, as its manifest records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectRecord {
     /// Key relative to the archive root.
     pub key: String,
@@ -100,31 +104,32 @@ pub struct ObjectRecord {
     /// Rows in the part (none for quarantined inputs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rows: Option<u64>,
+    /// The store's version id of the object (S3 on a versioned bucket).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
     /// Years it is retained after the day of its data, when a retention policy set them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retain_years: Option<u32>,
 }
 
-/// What an export did.
+/// What a run wrote.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ExportSummary {
     /// Input files read.
     pub files: u64,
     /// Input bytes read.
     pub input_bytes: u64,
-    /// Segment documents accepted from the input.
+    /// Segment documents written.
     pub segments: u64,
-    /// Spans (segments plus nested subsegments) in the accepted documents.
+    /// Spans (segments plus nested subsegments) in the documents written.
     pub spans: u64,
-    /// Distinct traces in the accepted documents.
+    /// Distinct traces in the documents written.
     pub traces: u64,
-    /// Documents the archive (or this input) already held byte for byte: a re-run.
+    /// Documents the archive (or this input) already held byte for byte: not written again.
     pub unchanged: u64,
-    /// Archived documents replaced by a newer state of the same segment (X-Ray re-sweeps).
-    pub superseded: u64,
     /// `dt` partitions written.
     pub partitions: BTreeSet<String>,
-    /// Objects written.
+    /// Objects written (or found already there with the same bytes, after a crash).
     pub objects_written: u64,
     /// Bytes written to the archive (parts and quarantine).
     pub archive_bytes: u64,
@@ -134,22 +139,17 @@ pub struct ExportSummary {
     pub redactions: crate::redact::Counts,
     /// Documents of traces the retention policy keeps for zero years: never archived.
     pub excluded_by_retention: u64,
-    /// Every object written, last write of a key winning, in key order: what the manifest
-    /// lists.
+    /// Every object written, in key order: what the manifest lists.
     #[serde(skip)]
     pub objects: BTreeMap<String, ObjectRecord>,
 }
 
-/// Writes documents into an archive store.
+/// Validates, redacts and quarantines items, and writes every object once.
 pub struct ArchiveWriter<'a, S: ArchiveStore> {
     store: &'a S,
     config: WriterConfig,
-    pending: BTreeMap<TracePlacement, Vec<ArchivedSegment>>,
-    pending_bytes: usize,
-    payment_rows: BTreeMap<PaymentIndexPart, Vec<PaymentIndexRow>>,
-    /// Trace ids seen, as 128-bit numbers (a trace id is 32 bits of epoch and 96 random).
+    /// Trace ids written, as 128-bit numbers (a trace id is 32 bits of epoch and 96 random).
     traces_seen: HashSet<u128>,
-    payment_rows_buffered: usize,
     summary: ExportSummary,
 }
 
@@ -159,13 +159,19 @@ impl<'a, S: ArchiveStore> ArchiveWriter<'a, S> {
         Self {
             store,
             config,
-            pending: BTreeMap::new(),
-            pending_bytes: 0,
-            payment_rows: BTreeMap::new(),
             traces_seen: HashSet::new(),
-            payment_rows_buffered: 0,
             summary: ExportSummary::default(),
         }
+    }
+
+    /// The store written to.
+    pub fn store(&self) -> &'a S {
+        self.store
+    }
+
+    /// The writer's settings.
+    pub fn config(&self) -> &WriterConfig {
+        &self.config
     }
 
     /// Counts an input file read (for the summary).
@@ -179,49 +185,43 @@ impl<'a, S: ArchiveStore> ArchiveWriter<'a, S> {
         &self.summary
     }
 
-    /// Takes one source item: a document is validated and buffered, anything else is
-    /// quarantined. Writes windows when the buffer is full.
-    pub async fn push(&mut self, item: SourceItem) -> Result<()> {
+    /// The summary, when the run is done.
+    pub fn into_summary(self) -> ExportSummary {
+        self.summary
+    }
+
+    /// Takes one source item: a valid document comes back, redacted; anything else is
+    /// quarantined (its bytes redacted too) and `None` comes back.
+    pub async fn intake(&mut self, item: SourceItem) -> Result<Option<ArchivedSegment>> {
         match item.item {
             SourceContent::Document {
                 text,
                 limit_exceeded,
-            } => match ArchivedSegment::new(
-                self.config
+            } => {
+                let text = self
+                    .config
                     .redaction
-                    .apply(text, &mut self.summary.redactions),
-                limit_exceeded,
-            ) {
-                Ok(seg) => self.accept(seg).await?,
-                Err(rejected) => {
-                    let bytes = rejected.text.into_bytes();
-                    self.quarantine(bytes, &item.source, &item.location, rejected.rejection)
-                        .await?
+                    .apply(text, &mut self.summary.redactions);
+                match ArchivedSegment::new(text, limit_exceeded) {
+                    Ok(seg) => Ok(Some(seg)),
+                    Err(rejected) => {
+                        let bytes = rejected.text.into_bytes();
+                        self.quarantine(bytes, &item.source, &item.location, rejected.rejection)
+                            .await?;
+                        Ok(None)
+                    }
                 }
-            },
+            }
             SourceContent::Rejected { bytes, reason } => {
                 let bytes = self
                     .config
                     .redaction
                     .apply_bytes(bytes, &mut self.summary.redactions);
                 self.quarantine(bytes, &item.source, &item.location, reason)
-                    .await?
+                    .await?;
+                Ok(None)
             }
         }
-        Ok(())
-    }
-
-    async fn accept(&mut self, seg: ArchivedSegment) -> Result<()> {
-        self.summary.segments += 1;
-        self.summary.spans += seg.document().span_count() as u64;
-        self.traces_seen.insert(trace_number(seg.trace_id()));
-        self.summary.traces = self.traces_seen.len() as u64;
-        self.pending_bytes += seg.text().len();
-        self.pending.entry(seg.placement()).or_default().push(seg);
-        if self.pending_bytes >= self.config.buffer_bytes {
-            self.write_pending().await?;
-        }
-        Ok(())
     }
 
     /// Stores a rejected input under `_quarantine/`: `<key>.raw` holds the bytes exactly and
@@ -255,9 +255,9 @@ impl<'a, S: ArchiveStore> ArchiveWriter<'a, S> {
             "raw": raw_key,
         });
         let meta = Bytes::from(serde_json::to_vec_pretty(&meta).expect("json"));
-        self.put(&raw_key, "quarantine", None, Bytes::from(bytes))
+        self.put(&raw_key, "quarantine", None, Bytes::from(bytes), None)
             .await?;
-        self.put(&format!("{base}.json"), "quarantine", None, meta)
+        self.put(&format!("{base}.json"), "quarantine", None, meta, None)
             .await?;
         info!(%source, %location, %reason, "quarantined");
         self.summary.quarantined.push(QuarantineRecord {
@@ -269,12 +269,8 @@ impl<'a, S: ArchiveStore> ArchiveWriter<'a, S> {
         Ok(())
     }
 
-    async fn put(&mut self, key: &str, table: &str, rows: Option<u64>, bytes: Bytes) -> Result<()> {
-        self.put_for(key, table, rows, bytes, None).await
-    }
-
-    /// Writes an object, retained `years` (a retention policy's) when given.
-    async fn put_for(
+    /// Writes an object once (see [`put_once`]) and records it for the manifest.
+    pub async fn put(
         &mut self,
         key: &str,
         table: &str,
@@ -282,209 +278,67 @@ impl<'a, S: ArchiveStore> ArchiveWriter<'a, S> {
         bytes: Bytes,
         years: Option<u32>,
     ) -> Result<()> {
-        self.summary.archive_bytes += bytes.len() as u64;
+        let size = bytes.len() as u64;
+        let sha256 = hex::encode(Sha256::digest(&bytes));
+        let written = put_once(self.store, key, bytes, years).await?;
+        self.summary.archive_bytes += size;
         self.summary.objects_written += 1;
-        let record = ObjectRecord {
-            key: key.to_owned(),
-            table: table.to_owned(),
-            bytes: bytes.len() as u64,
-            sha256: hex::encode(Sha256::digest(&bytes)),
-            rows,
-            retain_years: years,
-        };
-        match years {
-            Some(y) => self.store.put_retained(key, bytes, y).await?,
-            None => self.store.put(key, bytes).await?,
-        }
-        self.summary.objects.insert(key.to_owned(), record);
+        self.summary.objects.insert(
+            key.to_owned(),
+            ObjectRecord {
+                key: key.to_owned(),
+                table: table.to_owned(),
+                bytes: size,
+                sha256,
+                rows,
+                version_id: written.version_id,
+                retain_years: years,
+            },
+        );
         Ok(())
     }
 
-    async fn write_pending(&mut self) -> Result<()> {
-        let pending = std::mem::take(&mut self.pending);
-        self.pending_bytes = 0;
-        for (placement, segments) in pending {
-            self.write_window(placement, segments).await?;
+    /// Adds objects written by an earlier invocation (quarantined inputs of a day's hours)
+    /// to what this run's manifest lists.
+    pub fn adopt(&mut self, objects: Vec<ObjectRecord>, quarantined: Vec<QuarantineRecord>) {
+        for object in objects {
+            self.summary.archive_bytes += object.bytes;
+            self.summary.objects.insert(object.key.clone(), object);
         }
-        Ok(())
+        self.summary.quarantined.extend(quarantined);
     }
 
-    /// Merges `new` into the window's existing documents and rewrites its parts.
-    async fn write_window(
+    /// Counts documents of a trace as written.
+    fn count_written(&mut self, docs: &[ArchivedSegment]) {
+        for s in docs {
+            self.summary.segments += 1;
+            self.summary.spans += s.document().span_count() as u64;
+            self.traces_seen.insert(trace_number(s.trace_id()));
+        }
+        self.summary.traces = self.traces_seen.len() as u64;
+    }
+
+    /// Years per trace under the retention policy, and the documents it keeps: a trace
+    /// kept for zero years is never archived.
+    fn apply_retention(
         &mut self,
-        placement: TracePlacement,
-        new: Vec<ArchivedSegment>,
-    ) -> Result<()> {
-        let mut new = new;
-        if let Some(policy) = &self.config.retention {
-            let years = policy
-                .years_by_trace(new.iter().map(|s| (s.trace_id(), s.document())))
-                .into_iter()
-                .map(|(t, y)| (t.to_owned(), y))
-                .collect::<BTreeMap<String, u32>>();
-            let before = new.len();
-            let mut dropped_spans = 0u64;
-            new.retain(|s| {
-                let keep = years.get(s.trace_id()).is_none_or(|y| *y > 0);
-                if !keep {
-                    dropped_spans += s.document().span_count() as u64;
-                }
-                keep
-            });
-            let dropped = (before - new.len()) as u64;
-            if dropped > 0 {
-                self.summary.excluded_by_retention += dropped;
-                self.summary.segments -= dropped;
-                self.summary.spans -= dropped_spans;
-                for (t, y) in &years {
-                    if *y == 0 {
-                        self.traces_seen.remove(&trace_number(t));
-                    }
-                }
-                self.summary.traces = self.traces_seen.len() as u64;
-            }
-            if new.is_empty() {
-                return Ok(());
-            }
-        }
-        let seg_key = part_key(Table::Segments, &placement);
-        let mut segments: Vec<ArchivedSegment> = Vec::new();
-        if let Some(bytes) = self.store.get(&seg_key).await? {
-            for (text, limit) in read_segment_documents(&seg_key, bytes)? {
-                let seg = ArchivedSegment::new(text, limit).map_err(|e| Error::CorruptPart {
-                    key: seg_key.clone(),
-                    reason: format!("archived document no longer valid: {}", e.rejection),
-                })?;
-                segments.push(seg);
-            }
-        }
-        // Documents are kept as a set of distinct texts: an identical document (a re-run, or
-        // the same input twice) is stored once; a different document with the same id is a
-        // different piece of evidence (an in-progress and a completed copy, say), kept too.
-        let mut by_id: HashMap<(String, String), Vec<usize>> =
-            HashMap::with_capacity(segments.len());
-        for (i, s) in segments.iter().enumerate() {
-            by_id
-                .entry((s.trace_id().to_owned(), s.id().to_owned()))
-                .or_default()
-                .push(i);
-        }
-        let mut replaced: HashSet<usize> = HashSet::new();
-        for seg in new {
-            let same = by_id
-                .entry((seg.trace_id().to_owned(), seg.id().to_owned()))
-                .or_default();
-            if same
-                .iter()
-                .any(|&i| !replaced.contains(&i) && segments[i].text() == seg.text())
-            {
-                self.summary.unchanged += 1;
-                continue;
-            }
-            if self.config.supersede {
-                for &i in same.iter() {
-                    if replaced.insert(i) {
-                        self.summary.superseded += 1;
-                    }
-                }
-            }
-            same.push(segments.len());
-            segments.push(seg);
-        }
-        drop(by_id);
-        if !replaced.is_empty() {
-            let mut i = 0;
-            segments.retain(|_| {
-                i += 1;
-                !replaced.contains(&(i - 1))
-            });
-        }
-        sort_for_archive(&mut segments);
-        debug!(window = ?placement, documents = segments.len(), "writing window");
-
-        let mut parts: [Vec<arrow::record_batch::RecordBatch>; 3] = Default::default();
-        for chunk in trace_aligned_chunks(&segments, self.config.batch_documents) {
-            let batches = convert(chunk).map_err(|source| Error::Convert {
-                table: "window",
-                source,
-            })?;
-            parts[0].push(batches.segments);
-            parts[1].push(batches.spans);
-            parts[2].push(batches.traces);
-            for row in batches.payment_index {
-                let part = PaymentIndexPart::of(&row.payment_id, row.dt);
-                self.payment_rows.entry(part).or_default().push(row);
-                self.payment_rows_buffered += 1;
-            }
-        }
-        // `segments` last: it is what a re-run merges with, so until it is replaced a re-run
-        // still sees the old documents and rebuilds every part from them plus its input.
-        // A part is kept as long as its longest-kept trace.
-        let years = self.config.retention.as_ref().map(|policy| {
-            policy
-                .years_by_trace(segments.iter().map(|s| (s.trace_id(), s.document())))
-                .into_values()
-                .max()
-                .unwrap_or(policy.default_years)
-        });
-        for (table, batches) in [Table::Spans, Table::Traces, Table::Segments]
+        docs: Vec<ArchivedSegment>,
+    ) -> (Vec<ArchivedSegment>, BTreeMap<String, u32>) {
+        let Some(policy) = &self.config.retention else {
+            return (docs, BTreeMap::new());
+        };
+        let years: BTreeMap<String, u32> = policy
+            .years_by_trace(docs.iter().map(|s| (s.trace_id(), s.document())))
             .into_iter()
-            .zip([&parts[1], &parts[2], &parts[0]])
-        {
-            let key = part_key(table, &placement);
-            let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
-            let bytes = encode(table, &key, batches)?;
-            self.put_for(&key, table.name(), Some(rows), bytes, years)
-                .await?;
-        }
-        self.summary.partitions.insert(placement.partition());
-        if self.payment_rows_buffered >= PAYMENT_ROWS_BUFFERED {
-            self.write_payment_index().await?;
-        }
-        Ok(())
-    }
-
-    async fn write_payment_index(&mut self) -> Result<()> {
-        let parts = std::mem::take(&mut self.payment_rows);
-        self.payment_rows_buffered = 0;
-        for (part, rows) in parts {
-            let key = part.key();
-            let mut merged: BTreeMap<(String, String), PaymentIndexRow> = BTreeMap::new();
-            if let Some(bytes) = self.store.get(&key).await? {
-                for row in read_payment_rows(&key, bytes)? {
-                    merged.insert((row.payment_id.clone(), row.trace_id.clone()), row);
-                }
-            }
-            for row in rows {
-                merged.insert((row.payment_id.clone(), row.trace_id.clone()), row);
-            }
-            let mut rows: Vec<PaymentIndexRow> = merged.into_values().collect();
-            let batch = payment_index_batch(&mut rows).map_err(|source| Error::Convert {
-                table: "payment_index",
-                source,
-            })?;
-            let bytes = encode(Table::PaymentIndex, &key, &[batch])?;
-            let table = Table::PaymentIndex.name();
-            // The index outlives every trace it points to.
-            let years = self.config.retention.as_ref().map(|p| {
-                p.rules
-                    .iter()
-                    .map(|r| r.years)
-                    .chain([p.default_years])
-                    .max()
-                    .unwrap_or(p.default_years)
-            });
-            self.put_for(&key, table, Some(rows.len() as u64), bytes, years)
-                .await?;
-        }
-        Ok(())
-    }
-
-    /// Writes everything still buffered and returns the summary.
-    pub async fn finish(mut self) -> Result<ExportSummary> {
-        self.write_pending().await?;
-        self.write_payment_index().await?;
-        Ok(self.summary)
+            .map(|(t, y)| (t.to_owned(), y))
+            .collect();
+        let before = docs.len();
+        let kept: Vec<ArchivedSegment> = docs
+            .into_iter()
+            .filter(|s| years.get(s.trace_id()).is_none_or(|y| *y > 0))
+            .collect();
+        self.summary.excluded_by_retention += (before - kept.len()) as u64;
+        (kept, years)
     }
 }
 
@@ -497,6 +351,193 @@ fn trace_number(trace_id: &str) -> u128 {
         .fold(0u128, |n, b| {
             (n << 4) | u128::from((b as char).to_digit(16).unwrap_or(0))
         })
+}
+
+/// One table's part being written: Parquet in memory until it reaches the target size.
+struct PartWriter {
+    key: PartKey,
+    writer: Option<ArrowWriter<Vec<u8>>>,
+    rows: u64,
+    years: Option<u32>,
+}
+
+impl PartWriter {
+    fn new(table: Table, dt: NaiveDate, number: u32) -> Self {
+        Self {
+            key: PartKey { table, dt, number },
+            writer: None,
+            rows: 0,
+            years: None,
+        }
+    }
+
+    fn write(&mut self, batch: &RecordBatch, years: Option<u32>) -> Result<()> {
+        let key = self.key.key();
+        let err = |source| Error::Encode {
+            key: key.clone(),
+            source,
+        };
+        if self.writer.is_none() {
+            let table = self.key.table;
+            self.writer = Some(
+                ArrowWriter::try_new(Vec::new(), table.schema(), Some(writer_properties(table)))
+                    .map_err(err)?,
+            );
+        }
+        let w = self.writer.as_mut().expect("just opened");
+        w.write(batch).map_err(err)?;
+        self.rows += batch.num_rows() as u64;
+        self.years = self.years.max(years);
+        Ok(())
+    }
+
+    fn size(&self) -> usize {
+        self.writer
+            .as_ref()
+            .map_or(0, |w| w.bytes_written() + w.in_progress_size())
+    }
+
+    /// Closes the part, writes it once, and moves on to the next number.
+    async fn close<S: ArchiveStore>(&mut self, out: &mut ArchiveWriter<'_, S>) -> Result<()> {
+        let Some(w) = self.writer.take() else {
+            return Ok(());
+        };
+        let key = self.key.key();
+        let bytes = w.into_inner().map_err(|source| Error::Encode {
+            key: key.clone(),
+            source,
+        })?;
+        debug!(%key, rows = self.rows, bytes = bytes.len(), "part written");
+        out.put(
+            &key,
+            self.key.table.name(),
+            Some(self.rows),
+            Bytes::from(bytes),
+            self.years,
+        )
+        .await?;
+        self.key.number += 1;
+        self.rows = 0;
+        self.years = None;
+        Ok(())
+    }
+}
+
+/// The first part number each table may use in a day: one past what is committed.
+pub type NextParts = BTreeMap<Table, u32>;
+
+/// Streams one day's documents, in archive order, into write-once parts.
+pub struct DayParts {
+    dt: NaiveDate,
+    parts: [PartWriter; 3],
+    payment_number: u32,
+    payment_rows: Vec<PaymentIndexRow>,
+    payment_years: Option<u32>,
+}
+
+impl DayParts {
+    /// A writer of `dt`'s parts, numbered from `next`.
+    pub fn new(dt: NaiveDate, next: &NextParts) -> Self {
+        let n = |t: Table| next.get(&t).copied().unwrap_or(0);
+        Self {
+            dt,
+            parts: [
+                PartWriter::new(Table::Segments, dt, n(Table::Segments)),
+                PartWriter::new(Table::Spans, dt, n(Table::Spans)),
+                PartWriter::new(Table::Traces, dt, n(Table::Traces)),
+            ],
+            payment_number: n(Table::PaymentIndex),
+            payment_rows: Vec::new(),
+            payment_years: None,
+        }
+    }
+
+    /// The part numbers the next writer of this day would start from.
+    pub fn next_parts(&self) -> NextParts {
+        let mut next = NextParts::new();
+        for p in &self.parts {
+            next.insert(p.key.table, p.key.number);
+        }
+        next.insert(Table::PaymentIndex, self.payment_number);
+        next
+    }
+
+    /// Writes documents of whole traces, sorted in archive order, all of this day; each
+    /// sorts after everything pushed before.
+    pub async fn push<S: ArchiveStore>(
+        &mut self,
+        out: &mut ArchiveWriter<'_, S>,
+        docs: Vec<ArchivedSegment>,
+    ) -> Result<()> {
+        let (docs, years) = out.apply_retention(docs);
+        if docs.is_empty() {
+            return Ok(());
+        }
+        out.count_written(&docs);
+        out.summary
+            .partitions
+            .insert(schema::v1::partition(self.dt));
+        let batch_documents = out.config.batch_documents;
+        for chunk in trace_aligned_chunks(&docs, batch_documents) {
+            let chunk_years = chunk
+                .iter()
+                .filter_map(|s| years.get(s.trace_id()).copied())
+                .max();
+            let batches = convert(chunk).map_err(|source| Error::Convert {
+                table: "day",
+                source,
+            })?;
+            for (part, batch) in
+                self.parts
+                    .iter_mut()
+                    .zip([&batches.segments, &batches.spans, &batches.traces])
+            {
+                part.write(batch, chunk_years)?;
+                if part.size() >= out.config.part_bytes {
+                    part.close(out).await?;
+                }
+            }
+            self.payment_years = self.payment_years.max(chunk_years);
+            self.payment_rows.extend(batches.payment_index);
+        }
+        Ok(())
+    }
+
+    /// Closes the open parts and writes the day's `payment_index` part.
+    pub async fn finish<S: ArchiveStore>(
+        mut self,
+        out: &mut ArchiveWriter<'_, S>,
+    ) -> Result<NextParts> {
+        for part in &mut self.parts {
+            part.close(out).await?;
+        }
+        if !self.payment_rows.is_empty() {
+            let key = PartKey {
+                table: Table::PaymentIndex,
+                dt: self.dt,
+                number: self.payment_number,
+            }
+            .key();
+            let batch =
+                payment_index_batch(&mut self.payment_rows).map_err(|source| Error::Convert {
+                    table: "payment_index",
+                    source,
+                })?;
+            let bytes = encode(Table::PaymentIndex, &key, &[batch])?;
+            let rows = self.payment_rows.len() as u64;
+            out.put(
+                &key,
+                Table::PaymentIndex.name(),
+                Some(rows),
+                bytes,
+                self.payment_years,
+            )
+            .await?;
+            self.payment_number += 1;
+            self.payment_rows.clear();
+        }
+        Ok(self.next_parts())
+    }
 }
 
 /// Slices documents in archive order into runs of about `size`, never splitting a trace.
@@ -514,37 +555,99 @@ fn trace_aligned_chunks(segments: &[ArchivedSegment], size: usize) -> Vec<&[Arch
     out
 }
 
-/// Reads the rows of an existing `payment_index` part.
-fn read_payment_rows(key: &str, bytes: Bytes) -> Result<Vec<PaymentIndexRow>> {
-    use arrow::array::AsArray;
-    use arrow::datatypes::{Date32Type, TimestampMillisecondType};
-    let corrupt = |reason: &str| Error::CorruptPart {
-        key: key.to_owned(),
-        reason: reason.to_owned(),
-    };
-    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
-    let mut out = Vec::new();
-    for b in decode(key, bytes)? {
-        if b.schema().fields() != Table::PaymentIndex.schema().fields() {
-            return Err(corrupt("schema differs from payment_index v1"));
-        }
-        let s = |i: usize| b.column(i).as_string::<i32>();
-        let flag = |i: usize| b.column(i).as_boolean();
-        let dt = b.column(2).as_primitive::<Date32Type>();
-        let start = b.column(3).as_primitive::<TimestampMillisecondType>();
-        for i in 0..b.num_rows() {
-            out.push(PaymentIndexRow {
-                payment_id: s(0).value(i).to_owned(),
-                trace_id: s(1).value(i).to_owned(),
-                dt: epoch + chrono::Days::new(dt.value(i) as u64),
-                start_us: start.value(i) * 1000,
-                root_name: s(4).value(i).to_owned(),
-                error: flag(5).value(i),
-                fault: flag(6).value(i),
-            });
+/// A file import: documents in any order, buffered per day; each flush adds parts with
+/// each day's next free numbers, and skips documents the archive already holds.
+pub struct ImportWriter<'a, S: ArchiveStore> {
+    out: ArchiveWriter<'a, S>,
+    chain: &'a Chain,
+    pending: BTreeMap<NaiveDate, Vec<ArchivedSegment>>,
+    pending_bytes: usize,
+    /// Per day: SHA-256 of every document text archived there, and the next part numbers.
+    days: BTreeMap<NaiveDate, (HashSet<[u8; 32]>, NextParts)>,
+}
+
+impl<'a, S: ArchiveStore> ImportWriter<'a, S> {
+    /// An import into `store`, whose committed state is `chain`.
+    pub fn new(store: &'a S, config: WriterConfig, chain: &'a Chain) -> Self {
+        Self {
+            out: ArchiveWriter::new(store, config),
+            chain,
+            pending: BTreeMap::new(),
+            pending_bytes: 0,
+            days: BTreeMap::new(),
         }
     }
-    Ok(out)
+
+    /// Counts an input file read (for the summary).
+    pub fn count_input(&mut self, files: u64, bytes: u64) {
+        self.out.count_input(files, bytes);
+    }
+
+    /// The summary so far.
+    pub fn summary(&self) -> &ExportSummary {
+        self.out.summary()
+    }
+
+    /// Takes one source item; writes parts when the buffer is full.
+    pub async fn push(&mut self, item: SourceItem) -> Result<()> {
+        if let Some(seg) = self.out.intake(item).await? {
+            self.pending_bytes += seg.text().len();
+            self.pending.entry(seg.placement().dt).or_default().push(seg);
+            if self.pending_bytes >= self.out.config.buffer_bytes {
+                self.flush().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes every buffered day as new parts.
+    async fn flush(&mut self) -> Result<()> {
+        let pending = std::mem::take(&mut self.pending);
+        self.pending_bytes = 0;
+        for (dt, docs) in pending {
+            if !self.days.contains_key(&dt) {
+                let known = self.archived_documents(dt).await?;
+                self.days.insert(dt, (known, self.chain.next_parts(dt)));
+            }
+            let (known, next) = self.days.get_mut(&dt).expect("inserted above");
+            let mut fresh = Vec::with_capacity(docs.len());
+            for seg in docs {
+                if known.insert(Sha256::digest(seg.text()).into()) {
+                    fresh.push(seg);
+                } else {
+                    self.out.summary.unchanged += 1;
+                }
+            }
+            if fresh.is_empty() {
+                continue;
+            }
+            sort_for_archive(&mut fresh);
+            let mut parts = DayParts::new(dt, next);
+            parts.push(&mut self.out, fresh).await?;
+            *next = parts.finish(&mut self.out).await?;
+        }
+        Ok(())
+    }
+
+    /// SHA-256 of every document in the committed `segments` parts of `dt`.
+    async fn archived_documents(&self, dt: NaiveDate) -> Result<HashSet<[u8; 32]>> {
+        let mut known = HashSet::new();
+        for key in self.chain.committed_parts(Table::Segments, dt) {
+            let Some(bytes) = crate::store::get(self.out.store, &key).await? else {
+                continue;
+            };
+            for (text, _) in read_segment_documents(&key, bytes)? {
+                known.insert(Sha256::digest(text.as_bytes()).into());
+            }
+        }
+        Ok(known)
+    }
+
+    /// Writes everything still buffered and returns the summary.
+    pub async fn finish(mut self) -> Result<ExportSummary> {
+        self.flush().await?;
+        Ok(self.out.into_summary())
+    }
 }
 
 #[cfg(test)]
@@ -559,77 +662,6 @@ mod tests {
             None,
         )
         .unwrap()
-    }
-
-    fn doc(id: &str, end: f64) -> SourceItem {
-        SourceItem {
-            item: SourceContent::Document {
-                text: format!(
-                    r#"{{"name":"n","id":"{id}","trace_id":"1-5f2aebcc-000000000000000000000001","start_time":1596648396,"end_time":{end}}}"#
-                ),
-                limit_exceeded: None,
-            },
-            source: "test".into(),
-            location: String::new(),
-        }
-    }
-
-    async fn write(
-        store: &crate::store::MemoryStore,
-        supersede: bool,
-        items: Vec<SourceItem>,
-    ) -> ExportSummary {
-        let config = WriterConfig {
-            supersede,
-            ..WriterConfig::default()
-        };
-        let mut w = ArchiveWriter::new(store, config);
-        for item in items {
-            w.push(item).await.unwrap();
-        }
-        w.finish().await.unwrap()
-    }
-
-    async fn archived_texts(store: &crate::store::MemoryStore) -> Vec<String> {
-        let key = "v1/segments/dt=2020-08-05/part-17.parquet";
-        let bytes = store.get(key).await.unwrap().expect("segments part");
-        read_segment_documents(key, bytes)
-            .unwrap()
-            .into_iter()
-            .map(|(t, _)| t)
-            .collect()
-    }
-
-    #[tokio::test]
-    async fn a_newer_state_supersedes_the_archived_one_when_asked() {
-        let store = crate::store::MemoryStore::default();
-        write(&store, true, vec![doc("0000000000000001", 1596648397.0)]).await;
-        let again = write(
-            &store,
-            true,
-            vec![
-                doc("0000000000000001", 1596648398.0),
-                doc("0000000000000002", 1596648397.0),
-            ],
-        )
-        .await;
-        assert_eq!(again.superseded, 1);
-        let texts = archived_texts(&store).await;
-        assert_eq!(texts.len(), 2, "{texts:?}");
-        assert!(texts[0].contains("1596648398"), "{texts:?}");
-        // The same state again changes nothing.
-        let third = write(&store, true, vec![doc("0000000000000001", 1596648398.0)]).await;
-        assert_eq!((third.superseded, third.unchanged), (0, 1));
-        assert_eq!(archived_texts(&store).await.len(), 2);
-    }
-
-    #[tokio::test]
-    async fn without_supersede_both_states_are_kept_as_evidence() {
-        let store = crate::store::MemoryStore::default();
-        write(&store, false, vec![doc("0000000000000001", 1596648397.0)]).await;
-        let again = write(&store, false, vec![doc("0000000000000001", 1596648398.0)]).await;
-        assert_eq!(again.superseded, 0);
-        assert_eq!(archived_texts(&store).await.len(), 2);
     }
 
     #[test]
@@ -647,5 +679,45 @@ mod tests {
             chunks.iter().map(|c| c.len()).collect::<Vec<_>>(),
             vec![3, 1]
         );
+    }
+
+    #[tokio::test]
+    async fn a_day_over_the_target_size_gets_more_parts_numbered_in_order() {
+        let store = crate::store::MemoryStore::default();
+        let config = WriterConfig {
+            part_bytes: 1,
+            batch_documents: 1,
+            redaction: crate::redact::Policy::default(),
+            retention: None,
+            ..WriterConfig::default()
+        };
+        let mut out = ArchiveWriter::new(&store, config);
+        let dt = NaiveDate::from_ymd_opt(2020, 8, 5).unwrap();
+        let mut day = DayParts::new(dt, &NextParts::from([(Table::Segments, 3)]));
+        let docs = vec![
+            seg("1-5f2aebcc-000000000000000000000001", "0000000000000001"),
+            seg("1-5f2aebcc-000000000000000000000002", "0000000000000002"),
+        ];
+        day.push(&mut out, docs).await.unwrap();
+        let next = day.finish(&mut out).await.unwrap();
+        let keys: Vec<&String> = out.summary().objects.keys().collect();
+        assert_eq!(
+            keys,
+            vec![
+                "v1/segments/dt=2020-08-05/part-0003.parquet",
+                "v1/segments/dt=2020-08-05/part-0004.parquet",
+                "v1/spans/dt=2020-08-05/part-0000.parquet",
+                "v1/spans/dt=2020-08-05/part-0001.parquet",
+                "v1/traces/dt=2020-08-05/part-0000.parquet",
+                "v1/traces/dt=2020-08-05/part-0001.parquet",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .iter()
+            .collect::<Vec<_>>()
+        );
+        assert_eq!(next[&Table::Segments], 5);
+        assert_eq!(next[&Table::PaymentIndex], 0, "no payment rows, no part");
     }
 }

@@ -8,9 +8,7 @@
 //! | `XRAY_ARCHIVE_RETENTION_YEARS` | Object Lock years after the day of the data | 7 |
 //! | `XRAY_ARCHIVE_LOCK_MODE` | `COMPLIANCE`, `GOVERNANCE` or `OFF` | COMPLIANCE |
 //! | `XRAY_ARCHIVE_KMS_KEY_ID` | SSE-KMS key id or ARN | bucket default |
-//! | `XRAY_ARCHIVE_SETTLE_MINUTES` | a window is exported once it ended this long ago | 60 |
-//! | `XRAY_ARCHIVE_WINDOW_MINUTES` | window length (divides a day) | 60 |
-//! | `XRAY_ARCHIVE_RESWEEP` | re-sweep for late segments after the windows | true |
+//! | `XRAY_ARCHIVE_SEAL_AFTER_DAYS` | a day is sealed this many days after it ends | 8 |
 //! | `XRAY_ARCHIVE_CONCURRENCY` | BatchGetTraces calls in flight | 4 |
 //! | `XRAY_ARCHIVE_HASH_KEY` | HMAC key for hashed emails and IPs | none: hashed values are dropped |
 //! | `XRAY_ARCHIVE_EMAILS` | `keep`, `drop` or `hash` email addresses | hash |
@@ -19,8 +17,6 @@
 //! | `XRAY_ARCHIVE_RETENTION_POLICY` | JSON file of retention rules per service, path and annotation (see `exporter::retention`) | every trace for the retention years |
 //!
 //! Card numbers are always redacted.
-
-use chrono::Duration;
 
 use crate::error::{Error, Result};
 use crate::store::{LockMode, ObjectLock, S3Options};
@@ -78,28 +74,6 @@ pub fn archive_url_from_env() -> Result<String> {
     })?;
     let prefix = var("XRAY_ARCHIVE_PREFIX").unwrap_or_default();
     Ok(format!("s3://{bucket}/{}", prefix.trim_matches('/')))
-}
-
-/// The window length from `XRAY_ARCHIVE_WINDOW_MINUTES`: whole minutes that divide a day,
-/// so windows line up with the hourly parts and the `dt` days.
-pub fn window_from_env() -> Result<Duration> {
-    let window = minutes_var("XRAY_ARCHIVE_WINDOW_MINUTES", 60)?;
-    if 1440 % window.num_minutes() != 0 {
-        return Err(Error::Config(format!(
-            "XRAY_ARCHIVE_WINDOW_MINUTES={} does not divide a day; use 15, 30, 60, 120, ...",
-            window.num_minutes()
-        )));
-    }
-    Ok(window)
-}
-
-/// A duration in whole minutes from `name`.
-pub fn minutes_var(name: &str, default: i64) -> Result<Duration> {
-    let m = parse_var(name, default)?;
-    if m <= 0 {
-        return Err(Error::Config(format!("{name} must be positive")));
-    }
-    Ok(Duration::minutes(m))
 }
 
 /// Checks the redaction and retention settings, so a bad value stops the run at its start.

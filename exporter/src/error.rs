@@ -112,6 +112,40 @@ pub enum Error {
         /// The object key.
         key: String,
     },
+    /// A create-only key already holds other bytes: the archive never replaces an object.
+    #[error(
+        "{key} is already archived with different content (stored SHA-256 {stored}, this run's \
+         {ours}); the archive never replaces an object. Run `xray-archive verify` to see \
+         whether the stored object was tampered with"
+    )]
+    AlreadyArchived {
+        /// The object key.
+        key: String,
+        /// SHA-256 of the stored object, hex.
+        stored: String,
+        /// SHA-256 of the bytes this run wanted to write, hex.
+        ours: String,
+    },
+    /// A write or delete aimed at an append-only key through a path meant for `_state/`.
+    #[error("{key} is append-only evidence: it is written once and never replaced or deleted")]
+    AppendOnly {
+        /// The object key.
+        key: String,
+    },
+    /// Another writer committed this manifest number first: the manifest is the fence.
+    #[error(
+        "another writer ({winner}) committed manifest {seq} ({what}) first; this run wrote no \
+         manifest and stops. Its parts are the same write-once objects the winner committed, \
+         or unlisted ones that `verify` names"
+    )]
+    Fenced {
+        /// The contested sequence number.
+        seq: u64,
+        /// The winning writer's `host:pid`.
+        winner: String,
+        /// What the winner's manifest commits (`day 2026-03-02`, `import`).
+        what: String,
+    },
     /// Another exporter holds the archive's lease.
     #[error(
         "another exporter ({owner}) is working on this archive until {until}; run again after \
@@ -146,7 +180,7 @@ impl Error {
     pub fn is_retriable(&self) -> bool {
         match self {
             Error::Aws { retriable, .. } => *retriable,
-            Error::Conflict { .. } | Error::Busy { .. } => true,
+            Error::Conflict { .. } | Error::Busy { .. } | Error::Fenced { .. } => true,
             Error::Put { .. } | Error::Get { .. } | Error::List { .. } => true,
             _ => false,
         }

@@ -1,9 +1,12 @@
-//! Export from files: read every input, archive the documents, quarantine the rest, and
-//! record what was written in the manifest chain.
+//! Import from files: read every input, add its documents to the archive as new write-once
+//! parts of the days they belong to (a sealed day is never rewritten; documents already
+//! archived are not written again), quarantine the rest, and commit it all with one
+//! manifest. The import holds the archive's lease meanwhile.
 
 use std::path::Path;
 
-use crate::archive::{ArchiveWriter, ExportSummary, WriterConfig};
+use crate::archive::{ExportSummary, ImportWriter, WriterConfig};
+use crate::ledger::{RunRecord, Tracked, commit_import, read_chain};
 use crate::error::{Error, Result};
 use crate::source::FileSource;
 use crate::source::files::InputReader;
@@ -42,7 +45,10 @@ pub async fn export_files<S: ArchiveStore>(
     config: WriterConfig,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<ExportSummary> {
-    let mut writer = ArchiveWriter::new(store, config);
+    let mut tracked = Tracked::read(store).await?;
+    tracked.take_lease(store, LEASE).await?;
+    let mut chain = read_chain(store).await?;
+    let mut writer = ImportWriter::new(store, config, &chain);
     let mut p = Progress {
         files_done: 0,
         files_total: source.files().len() as u64,
@@ -61,13 +67,39 @@ pub async fn export_files<S: ArchiveStore>(
         progress(p);
     }
     let summary = writer.finish().await?;
-    crate::ledger::commit_files_manifest(store, &summary).await?;
+    commit_import(store, &mut chain, &summary, "files").await?;
+    release(store, &mut tracked, &summary).await?;
     Ok(summary)
+}
+
+/// How long an import may hold the lease: long enough for a large directory.
+const LEASE: chrono::Duration = chrono::Duration::hours(1);
+
+/// Gives the lease back after a committed import.
+async fn release<S: ArchiveStore>(
+    store: &S,
+    tracked: &mut Tracked,
+    summary: &ExportSummary,
+) -> Result<()> {
+    let now = chrono::Utc::now();
+    tracked
+        .release(
+            store,
+            RunRecord {
+                started_at: now,
+                finished_at: now,
+                outcome: "import".into(),
+                days: 0,
+                traces: summary.traces,
+                error: None,
+            },
+        )
+        .await
 }
 
 /// Streams one file's items into the writer.
 async fn archive_file<S: ArchiveStore>(
-    writer: &mut ArchiveWriter<'_, S>,
+    writer: &mut ImportWriter<'_, S>,
     path: &Path,
 ) -> Result<()> {
     for item in FileSource::read_file(path)? {
@@ -86,7 +118,10 @@ pub async fn export_inputs<S: ArchiveStore>(
     store: &S,
     config: WriterConfig,
 ) -> Result<ExportSummary> {
-    let mut writer = ArchiveWriter::new(store, config);
+    let mut tracked = Tracked::read(store).await?;
+    tracked.take_lease(store, LEASE).await?;
+    let mut chain = read_chain(store).await?;
+    let mut writer = ImportWriter::new(store, config, &chain);
     for (name, content) in inputs {
         for item in InputReader::new(name, *content) {
             writer
@@ -96,6 +131,7 @@ pub async fn export_inputs<S: ArchiveStore>(
         writer.count_input(1, content.len() as u64);
     }
     let summary = writer.finish().await?;
-    crate::ledger::commit_files_manifest(store, &summary).await?;
+    commit_import(store, &mut chain, &summary, "files").await?;
+    release(store, &mut tracked, &summary).await?;
     Ok(summary)
 }

@@ -1,10 +1,11 @@
 //! Legal holds for disputes, and the payment-index read they (and the lookup) start from.
 //!
-//! `hold` puts an S3 legal hold on every object that holds a payment's traces: the
-//! `segments`, `spans` and `traces` parts of each trace's hour, and the `payment_index`
-//! parts that name the payment. Each hold and release is recorded, with who, when and why,
-//! as its own object under `_holds/`, written only if absent: an append-only log. A local
-//! directory keeps the same log, and [`crate::LocalDirStore::delete`] refuses a held file.
+//! `hold` puts an S3 legal hold on the one version of every object that holds a payment's
+//! traces: the `segments`, `spans` and `traces` parts of each trace's day, and the
+//! `payment_index` parts that name the payment. Every key is written once, so that version
+//! is the one everybody reads. Each hold and release is recorded, with who, when and why and
+//! the exact versions, as its own object under `_holds/`, written only if absent: an
+//! append-only log. `--release` releases exactly the versions the last hold recorded.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -16,10 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::parquet_io::decode;
 use crate::store::ArchiveStore;
-use schema::v1::{Table, part_key, payment_bucket};
-
-/// Where the holds log lives.
-pub const HOLDS_PREFIX: &str = "_holds/";
+use schema::v1::{HOLDS_PREFIX, Table, day_prefix};
 
 /// What `payment_index` says about one payment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -28,24 +26,18 @@ pub struct PaymentHit {
     pub trace_ids: BTreeSet<String>,
     /// The `payment_index` parts holding its rows.
     pub index_keys: BTreeSet<String>,
-    /// The payment's bucket.
-    pub bucket: u32,
     /// Files read.
     pub files: u64,
     /// Bytes read.
     pub bytes: u64,
 }
 
-/// Reads the payment's `payment_index` bucket (one of 64) for its trace ids.
+/// Reads `payment_index` for the payment's trace ids: one small part per sealed day.
 pub async fn find_payment(store: &impl ArchiveStore, payment_id: &str) -> Result<PaymentHit> {
-    let bucket = payment_bucket(payment_id);
-    let mut hit = PaymentHit {
-        bucket,
-        ..PaymentHit::default()
-    };
-    let prefix = format!("v1/{}/bucket={bucket:02}/", Table::PaymentIndex.name());
+    let mut hit = PaymentHit::default();
+    let prefix = schema::v1::table_prefix(Table::PaymentIndex);
     for meta in store.list(&prefix).await? {
-        let Some(bytes) = store.get(&meta.key).await? else {
+        let Some(bytes) = crate::store::get(store, &meta.key).await? else {
             continue;
         };
         hit.files += 1;
@@ -72,26 +64,42 @@ pub async fn find_payment(store: &impl ArchiveStore, payment_id: &str) -> Result
     Ok(hit)
 }
 
-/// Every object holding the payment's traces, that exists in the store.
+/// One version of one object, as a hold names it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct HeldObject {
+    /// The key.
+    pub key: String,
+    /// The version held (S3 on a versioned bucket).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+}
+
+/// Every object holding the payment's traces (each part of their days), at its current
+/// version.
 pub async fn objects_of_payment(
     store: &impl ArchiveStore,
     hit: &PaymentHit,
-) -> Result<Vec<String>> {
-    let mut keys: BTreeSet<String> = hit.index_keys.clone();
+) -> Result<Vec<HeldObject>> {
+    let mut prefixes: BTreeSet<String> = hit.index_keys.clone();
     for t in &hit.trace_ids {
         if let Some(p) = schema::TracePlacement::of(t) {
             for table in [Table::Segments, Table::Spans, Table::Traces] {
-                keys.insert(part_key(table, &p));
+                prefixes.insert(day_prefix(table, p.dt));
             }
         }
     }
-    let mut out = Vec::new();
-    for k in keys {
-        if store.get(&k).await?.is_some() {
-            out.push(k);
+    let mut out = BTreeSet::new();
+    for prefix in prefixes {
+        for v in store.list_versions(&prefix).await? {
+            if v.is_latest && !v.delete_marker {
+                out.insert(HeldObject {
+                    key: v.key,
+                    version_id: v.version_id,
+                });
+            }
         }
     }
-    Ok(out)
+    Ok(out.into_iter().collect())
 }
 
 /// One entry of the holds log.
@@ -107,8 +115,8 @@ pub struct HoldRecord {
     pub at: DateTime<Utc>,
     /// Why: the dispute, case or order.
     pub reason: String,
-    /// The objects it covers.
-    pub objects: Vec<String>,
+    /// The object versions it covers.
+    pub objects: Vec<HeldObject>,
 }
 
 /// Appends a record to the holds log; never overwrites one. Returns its key.
@@ -120,7 +128,7 @@ pub async fn append(store: &impl ArchiveStore, record: &HoldRecord) -> Result<St
         record.action
     );
     let bytes = Bytes::from(serde_json::to_vec_pretty(record).expect("a hold record serializes"));
-    store.put_if(&key, bytes, None).await?;
+    crate::store::put_once(store, &key, bytes, None).await?;
     Ok(key)
 }
 
@@ -128,7 +136,7 @@ pub async fn append(store: &impl ArchiveStore, record: &HoldRecord) -> Result<St
 pub async fn read_log(store: &impl ArchiveStore) -> Result<Vec<HoldRecord>> {
     let mut out = Vec::new();
     for meta in store.list(HOLDS_PREFIX).await? {
-        if let Some(bytes) = store.get(&meta.key).await? {
+        if let Some(bytes) = crate::store::get(store, &meta.key).await? {
             out.push(
                 serde_json::from_slice(&bytes).map_err(|e| Error::CorruptPart {
                     key: meta.key.clone(),
@@ -149,7 +157,7 @@ pub fn held_objects(log: &[HoldRecord]) -> BTreeMap<String, String> {
     let mut held = BTreeMap::new();
     for r in last.values().filter(|r| r.action == "hold") {
         for o in &r.objects {
-            held.insert(o.clone(), r.payment_id.clone());
+            held.insert(o.key.clone(), r.payment_id.clone());
         }
     }
     held
@@ -163,16 +171,32 @@ pub async fn hold(
     by: &str,
     reason: &str,
 ) -> Result<(HoldRecord, String)> {
-    let hit = find_payment(store, payment_id).await?;
-    if hit.trace_ids.is_empty() {
-        return Err(Error::Config(format!(
-            "payment id {payment_id:?} is not in this archive (payment_index bucket {:02}, {} files): nothing to hold",
-            hit.bucket, hit.files
-        )));
-    }
-    let objects = objects_of_payment(store, &hit).await?;
-    for key in &objects {
-        store.set_legal_hold(key, !release).await?;
+    let objects = if release {
+        // Exactly what the last hold of this payment held.
+        let log = read_log(store).await?;
+        let last = log.iter().rev().find(|r| r.payment_id == payment_id);
+        match last {
+            Some(r) if r.action == "hold" => r.objects.clone(),
+            _ => {
+                return Err(Error::Config(format!(
+                    "payment {payment_id:?} is not under a legal hold in this archive: nothing to release"
+                )));
+            }
+        }
+    } else {
+        let hit = find_payment(store, payment_id).await?;
+        if hit.trace_ids.is_empty() {
+            return Err(Error::Config(format!(
+                "payment id {payment_id:?} is not in this archive ({} payment_index files read): nothing to hold",
+                hit.files
+            )));
+        }
+        objects_of_payment(store, &hit).await?
+    };
+    for o in &objects {
+        store
+            .set_legal_hold(&o.key, o.version_id.as_deref(), !release)
+            .await?;
     }
     let record = HoldRecord {
         payment_id: payment_id.to_owned(),

@@ -1,37 +1,38 @@
-//! Manifests and the checkpoint: the archive's record of what was exported.
+//! Manifests, the chain they form, and the progress record: the archive's record of what
+//! was committed.
 //!
-//! - One manifest per exported window, at `_manifests/<seq>-<window start>.json`. It lists
-//!   every object the window wrote, with its SHA-256 and row count, the trace ids, and the
-//!   key and SHA-256 of the manifest before it: a hash chain, so a removed, altered or
-//!   reordered manifest shows.
-//! - The checkpoint, `_state/checkpoint.json`, names the last committed manifest and the
-//!   watermark: every trace whose id time is before it is archived. It is only ever
-//!   replaced with a conditional write against the version that was read, so two exporters
-//!   can never both advance it.
-//!
-//! A window is committed in this order: parts, manifest, checkpoint. A crash before the
-//! checkpoint leaves it pointing at the previous manifest; the next run redoes the window,
-//! rewriting the same keys.
+//! - A manifest commits one sealed day or one file import. Its key comes from its sequence
+//!   number alone (`_manifests/0000000042.json`) and it is created only if absent, so of two
+//!   writers that race for number 42 exactly one wins: the manifest is the commit point and
+//!   the fence. It lists every object the run wrote (key, version id, SHA-256, row count)
+//!   and the key and SHA-256 of the manifest before it: a hash chain, whose head `verify`
+//!   prints and the exporter logs.
+//! - Parts are written first, under keys nobody else writes with other bytes; the manifest
+//!   last. A crash before the manifest leaves parts no manifest lists; the next run writes
+//!   the same bytes under the same keys and commits them.
+//! - `_state/progress.json` is the only record ever replaced (with `If-Match` /
+//!   `If-None-Match`): the lease, and the hours of the day being sealed.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
-use crate::archive::ObjectRecord;
+use schema::v1::{MANIFEST_PREFIX, PartKey, Table, manifest_key, manifest_seq};
+
+use crate::archive::{ExportSummary, NextParts, ObjectRecord, QuarantineRecord};
 use crate::error::{Error, Result};
-use crate::store::ArchiveStore;
+use crate::store::{ArchiveStore, put_once, sha256_hex};
 
-/// Where manifests are kept.
-pub const MANIFEST_PREFIX: &str = "_manifests/";
-/// The checkpoint's key.
-pub const CHECKPOINT_KEY: &str = "_state/checkpoint.json";
+/// The progress record's key.
+pub const PROGRESS_KEY: &str = "_state/progress.json";
 /// Format tag written in every manifest.
-pub const MANIFEST_FORMAT: &str = "xray-archive-manifest/1";
-/// Format tag written in the checkpoint.
-pub const CHECKPOINT_FORMAT: &str = "xray-archive-checkpoint/1";
+pub const MANIFEST_FORMAT: &str = "xray-archive-manifest/2";
+/// Format tag written in the progress record.
+pub const PROGRESS_FORMAT: &str = "xray-archive-progress/1";
 
-/// A manifest's key and hash, as the next manifest and the checkpoint cite it.
+/// A manifest's key and hash, as the next manifest cites it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManifestLink {
     /// Its key.
@@ -40,123 +41,122 @@ pub struct ManifestLink {
     pub sha256: String,
 }
 
-/// Why a manifest was written.
+/// What a manifest commits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ManifestKind {
-    /// A window of trace-id time: the regular export and backfills.
-    Window,
-    /// A re-sweep for late segments of already archived traces, by event time.
-    Resweep,
-    /// An export from files; the window spans the days written.
-    Files,
-    /// `prune` removed expired parts; they are listed in `removed`.
-    Prune,
+    /// One UTC day, sealed once from a trace source (X-Ray).
+    Day,
+    /// A file import: parts added to the days its documents belong to.
+    Import,
 }
 
-/// The time range a manifest covers.
+/// How a sealed day ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Window {
-    /// Start, inclusive.
-    pub start: DateTime<Utc>,
-    /// End, exclusive.
-    pub end: DateTime<Utc>,
+#[serde(rename_all = "snake_case")]
+pub enum DayStatus {
+    /// Sealed while X-Ray still held the whole day.
+    Sealed,
+    /// Sealed after X-Ray had begun deleting it (older than 30 days): traces are lost.
+    Expired,
 }
 
-impl Window {
-    /// `start..end` in RFC 3339.
-    pub fn label(&self) -> String {
-        format!("{} to {}", self.start.to_rfc3339(), self.end.to_rfc3339())
-    }
-}
-
-/// One exported window.
+/// One commit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
     /// [`MANIFEST_FORMAT`].
     pub format: String,
     /// Position in the chain, from 1.
     pub seq: u64,
-    /// Why it was written.
+    /// What it commits.
     pub kind: ManifestKind,
-    /// The range covered.
-    pub window: Window,
-    /// Where the documents came from (`xray`).
+    /// The sealed day, for [`ManifestKind::Day`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub day: Option<NaiveDate>,
+    /// How the day was sealed, for [`ManifestKind::Day`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<DayStatus>,
+    /// Where the documents came from (`xray`, `files`).
     pub source: String,
-    /// When the window was exported.
-    pub exported_at: DateTime<Utc>,
-    /// The exporter version.
+    /// When it was committed.
+    pub committed_at: DateTime<Utc>,
+    /// The writer's name and version.
     pub writer: String,
-    /// Traces in the window, sorted.
-    pub trace_ids: Vec<String>,
-    /// Segment documents archived.
+    /// `host:pid` of the process that committed it.
+    pub owner: String,
+    /// Trace ids the source listed for the day (for [`ManifestKind::Day`]): on an expired
+    /// day, how many X-Ray still returned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_traces: Option<u64>,
+    /// Traces written.
+    pub traces: u64,
+    /// Segment documents written.
     pub segments: u64,
-    /// Documents the archive already held unchanged.
+    /// Documents already archived byte for byte, not written again.
     pub unchanged: u64,
-    /// Archived documents replaced by a newer state of the same segment.
-    pub superseded: u64,
     /// Inputs quarantined.
     pub quarantined: u64,
+    /// Documents of traces the retention policy keeps for zero years.
+    #[serde(default)]
+    pub excluded_by_retention: u64,
     /// Values the redaction policy removed, by kind.
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub redactions: crate::redact::Counts,
-    /// Every object written, in key order.
+    /// Every object committed, in key order.
     pub objects: Vec<ObjectRecord>,
     /// The manifest before this one, `None` for the first.
     pub previous: Option<ManifestLink>,
-    /// Objects removed on purpose (`prune`, after their retention), no longer expected.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub removed: Vec<String>,
 }
 
 impl Manifest {
-    /// An empty manifest of `kind` for `window`, at chain position `seq` after `previous`.
-    pub fn next(
-        seq: u64,
-        previous: Option<ManifestLink>,
-        kind: ManifestKind,
-        window: Window,
-        source: &str,
-    ) -> Self {
+    /// An empty manifest of `kind` at chain position `seq` after `previous`.
+    pub fn next(seq: u64, previous: Option<ManifestLink>, kind: ManifestKind, source: &str) -> Self {
         Self {
             format: MANIFEST_FORMAT.into(),
             seq,
             kind,
-            window,
+            day: None,
+            status: None,
             source: source.into(),
-            exported_at: Utc::now(),
+            committed_at: Utc::now(),
             writer: concat!("xray-archive ", env!("CARGO_PKG_VERSION")).into(),
-            trace_ids: Vec::new(),
+            owner: Lease::me(),
+            source_traces: None,
+            traces: 0,
             segments: 0,
             unchanged: 0,
-            superseded: 0,
             quarantined: 0,
+            excluded_by_retention: 0,
             redactions: Default::default(),
             objects: Vec::new(),
             previous,
-            removed: Vec::new(),
         }
     }
 
-    /// With the counts and objects of an export.
-    pub fn with_summary(mut self, summary: &crate::archive::ExportSummary) -> Self {
+    /// With the counts and objects of a run.
+    pub fn with_summary(mut self, summary: &ExportSummary) -> Self {
+        self.traces = summary.traces;
         self.segments = summary.segments;
         self.unchanged = summary.unchanged;
-        self.superseded = summary.superseded;
         self.quarantined = summary.quarantined.len() as u64;
+        self.excluded_by_retention = summary.excluded_by_retention;
         self.redactions = summary.redactions.clone();
         self.objects = summary.objects.values().cloned().collect();
         self
     }
 
-    /// The manifest's key: sequence number, then the window start, so listing sorts by chain
-    /// order and a person sees what each covers.
+    /// The manifest's key: from its sequence number alone.
     pub fn key(&self) -> String {
-        format!(
-            "{MANIFEST_PREFIX}{:010}-{}.json",
-            self.seq,
-            self.window.start.format("%Y%m%dT%H%M%SZ")
-        )
+        manifest_key(self.seq)
+    }
+
+    /// What it commits, for people: `day 2026-03-02`, `day 2026-03-02 (expired)`, `import`.
+    pub fn what(&self) -> String {
+        match (self.kind, self.day, self.status) {
+            (ManifestKind::Day, Some(d), Some(DayStatus::Expired)) => format!("day {d} (expired)"),
+            (ManifestKind::Day, Some(d), _) => format!("day {d}"),
+            _ => format!("{} import", self.source),
+        }
     }
 
     /// Serializes it (pretty, stable field order).
@@ -165,7 +165,159 @@ impl Manifest {
     }
 }
 
-/// The last run's result, kept in the checkpoint for `status`.
+/// The committed state of an archive, read from its manifests.
+#[derive(Debug, Clone, Default)]
+pub struct Chain {
+    /// Every manifest in chain order, with its key and SHA-256.
+    pub manifests: Vec<(String, Manifest, String)>,
+    /// Keys under `_manifests/` that are not manifests of this format.
+    pub unreadable: Vec<(String, String)>,
+}
+
+impl Chain {
+    /// The last manifest's number (0 for none) and link.
+    pub fn head(&self) -> (u64, Option<ManifestLink>) {
+        self.manifests.last().map_or((0, None), |(key, m, sha)| {
+            (
+                m.seq,
+                Some(ManifestLink {
+                    key: key.clone(),
+                    sha256: sha.clone(),
+                }),
+            )
+        })
+    }
+
+    /// Every sealed day and how it was sealed.
+    pub fn sealed_days(&self) -> BTreeMap<NaiveDate, DayStatus> {
+        self.manifests
+            .iter()
+            .filter(|(_, m, _)| m.kind == ManifestKind::Day)
+            .filter_map(|(_, m, _)| Some((m.day?, m.status.unwrap_or(DayStatus::Sealed))))
+            .collect()
+    }
+
+    /// The manifest listing each committed key, and the record it lists.
+    pub fn committed(&self) -> BTreeMap<&str, (&ObjectRecord, &str)> {
+        let mut out = BTreeMap::new();
+        for (key, m, _) in &self.manifests {
+            for o in &m.objects {
+                out.insert(o.key.as_str(), (o, key.as_str()));
+            }
+        }
+        out
+    }
+
+    /// Committed part keys of `table` on `dt`, in key order.
+    pub fn committed_parts(&self, table: Table, dt: NaiveDate) -> Vec<String> {
+        let mut keys: BTreeSet<String> = BTreeSet::new();
+        for (_, m, _) in &self.manifests {
+            for o in &m.objects {
+                if let Some(p) = PartKey::parse(&o.key)
+                    && p.table == table
+                    && p.dt == dt
+                {
+                    keys.insert(o.key.clone());
+                }
+            }
+        }
+        keys.into_iter().collect()
+    }
+
+    /// The first part number of each table on `dt` that no manifest has committed.
+    pub fn next_parts(&self, dt: NaiveDate) -> NextParts {
+        let mut next = NextParts::new();
+        for (_, m, _) in &self.manifests {
+            for o in &m.objects {
+                if let Some(p) = PartKey::parse(&o.key)
+                    && p.dt == dt
+                {
+                    let n = next.entry(p.table).or_insert(0);
+                    *n = (*n).max(p.number + 1);
+                }
+            }
+        }
+        next
+    }
+}
+
+/// Reads every manifest in chain order.
+pub async fn read_chain(store: &impl ArchiveStore) -> Result<Chain> {
+    let mut chain = Chain::default();
+    for meta in store.list(MANIFEST_PREFIX).await? {
+        let Some(bytes) = crate::store::get(store, &meta.key).await? else {
+            continue;
+        };
+        let sha = sha256_hex(&bytes);
+        match serde_json::from_slice::<Manifest>(&bytes) {
+            Ok(m) if manifest_seq(&meta.key).is_some() => chain.manifests.push((meta.key, m, sha)),
+            Ok(_) => chain
+                .unreadable
+                .push((meta.key, "not named _manifests/<10-digit seq>.json".into())),
+            Err(e) => chain
+                .unreadable
+                .push((meta.key, format!("not a readable manifest: {e}"))),
+        }
+    }
+    Ok(chain)
+}
+
+/// Commits the next manifest, built by `make` from its sequence number and the link to the
+/// chain head. Created only if absent: when another writer committed that number first,
+/// fails with [`Error::Fenced`] naming it.
+pub async fn commit(
+    store: &impl ArchiveStore,
+    chain: &mut Chain,
+    make: impl FnOnce(u64, Option<ManifestLink>) -> Manifest,
+) -> Result<ManifestLink> {
+    let (seq, previous) = chain.head();
+    let manifest = make(seq + 1, previous);
+    let bytes = manifest.to_bytes();
+    let link = ManifestLink {
+        key: manifest.key(),
+        sha256: sha256_hex(&bytes),
+    };
+    match put_once(store, &link.key, bytes, None).await {
+        Ok(_) => {}
+        Err(Error::AlreadyArchived { .. }) => {
+            let winner = crate::store::get(store, &link.key)
+                .await?
+                .and_then(|b| serde_json::from_slice::<Manifest>(&b).ok());
+            return Err(Error::Fenced {
+                seq: manifest.seq,
+                winner: winner
+                    .as_ref()
+                    .map_or_else(|| "unknown".into(), |w| w.owner.clone()),
+                what: winner.map_or_else(|| "unreadable".into(), |w| w.what()),
+            });
+        }
+        Err(e) => return Err(e),
+    }
+    tracing::info!(manifest = %link.key, sha256 = %link.sha256, what = %manifest.what(), "committed; chain head");
+    chain
+        .manifests
+        .push((link.key.clone(), manifest, link.sha256.clone()));
+    Ok(link)
+}
+
+/// Commits a file import (nothing when it wrote no object).
+pub async fn commit_import(
+    store: &impl ArchiveStore,
+    chain: &mut Chain,
+    summary: &ExportSummary,
+    source: &str,
+) -> Result<Option<ManifestLink>> {
+    if summary.objects.is_empty() {
+        return Ok(None);
+    }
+    let link = commit(store, chain, |seq, previous| {
+        Manifest::next(seq, previous, ManifestKind::Import, source).with_summary(summary)
+    })
+    .await?;
+    Ok(Some(link))
+}
+
+/// The last run's result, kept in the progress record for `status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunRecord {
     /// When it started.
@@ -175,24 +327,24 @@ pub struct RunRecord {
     /// `complete`, `deadline` (stopped before the invocation deadline; the next run goes on)
     /// or `failed`.
     pub outcome: String,
-    /// Windows committed.
-    pub windows: u64,
-    /// Traces exported.
+    /// Days sealed.
+    pub days: u64,
+    /// Traces archived.
     pub traces: u64,
     /// The error, when it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 
-/// Who is exporting now. Held in the checkpoint, taken and renewed with conditional writes,
-/// so only one exporter works on an archive at a time.
+/// Who is writing now. Taken and renewed with conditional writes of the progress record,
+/// so one exporter works on an archive at a time; the manifest fence is the backstop.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lease {
     /// `host:pid` of the holder.
     pub owner: String,
     /// When it was taken.
     pub acquired_at: DateTime<Utc>,
-    /// When it lapses unless renewed (each committed window renews it).
+    /// When it lapses unless renewed (each finished hour renews it).
     pub expires_at: DateTime<Utc>,
 }
 
@@ -223,227 +375,171 @@ impl Lease {
     }
 }
 
-/// The export checkpoint.
+/// One finished hour of the day being sealed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Checkpoint {
-    /// [`CHECKPOINT_FORMAT`].
+pub struct HourRecord {
+    /// Trace ids the source listed.
+    pub traces: u64,
+    /// Documents fetched and staged.
+    pub documents: u64,
+    /// Where they wait for the seal (`_state/staging/...`), when there were any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staged: Option<String>,
+    /// Objects of the inputs quarantined (already written; the day's manifest lists them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quarantine_objects: Vec<ObjectRecord>,
+    /// The inputs quarantined, with reasons.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quarantined: Vec<QuarantineRecord>,
+    /// Values redacted from the hour's documents, by kind.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub redactions: crate::redact::Counts,
+}
+
+/// The day being sealed, hour by hour, across invocations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayProgress {
+    /// The day.
+    pub day: NaiveDate,
+    /// Finished hours (0-23): never fetched again.
+    pub hours: BTreeMap<u32, HourRecord>,
+}
+
+/// The one mutable record: lease, the day in progress, the last run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    /// [`PROGRESS_FORMAT`].
     pub format: String,
-    /// Every trace whose id time is before this is archived.
-    pub watermark: DateTime<Utc>,
-    /// Event time up to which re-sweeps for late segments have run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resweep_mark: Option<DateTime<Utc>>,
-    /// Sequence number of the last committed manifest.
-    pub seq: u64,
-    /// The last committed manifest.
-    pub manifest: Option<ManifestLink>,
-    /// When it was last written.
-    pub updated_at: DateTime<Utc>,
-    /// The last run's outcome.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_run: Option<RunRecord>,
     /// The exporter at work, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease: Option<Lease>,
+    /// The day being sealed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealing: Option<DayProgress>,
+    /// The last run's outcome.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_run: Option<RunRecord>,
+    /// When it was last written.
+    pub updated_at: DateTime<Utc>,
 }
 
-impl Checkpoint {
-    /// A checkpoint for an archive nothing has been exported to yet.
-    pub fn empty(watermark: DateTime<Utc>) -> Self {
+impl Default for Progress {
+    fn default() -> Self {
         Self {
-            format: CHECKPOINT_FORMAT.into(),
-            watermark,
-            resweep_mark: None,
-            seq: 0,
-            manifest: None,
-            updated_at: Utc::now(),
-            last_run: None,
+            format: PROGRESS_FORMAT.into(),
             lease: None,
+            sealing: None,
+            last_run: None,
+            updated_at: Utc::now(),
         }
     }
 }
 
-/// The checkpoint as read, with the version tag a conditional write needs.
-#[derive(Debug, Clone)]
+/// The progress record as read, with the tag a conditional write needs.
+#[derive(Debug, Clone, Default)]
 pub struct Tracked {
-    /// The checkpoint (or `None` when the archive has none yet).
-    pub checkpoint: Option<Checkpoint>,
-    /// The store's tag of the version read.
+    /// The record (default when the archive has none yet).
+    pub progress: Progress,
+    /// The store's tag of the version read; `None` when there was none.
     pub tag: Option<String>,
 }
 
-/// Reads the checkpoint.
-pub async fn read_checkpoint(store: &impl ArchiveStore) -> Result<Tracked> {
-    match store.get_tagged(CHECKPOINT_KEY).await? {
-        None => Ok(Tracked {
-            checkpoint: None,
-            tag: None,
-        }),
-        Some((bytes, tag)) => {
-            let checkpoint = serde_json::from_slice(&bytes).map_err(|e| Error::CorruptPart {
-                key: CHECKPOINT_KEY.into(),
-                reason: format!("not a checkpoint: {e}"),
-            })?;
-            Ok(Tracked {
-                checkpoint: Some(checkpoint),
-                tag: Some(tag),
-            })
+impl Tracked {
+    /// Reads the progress record.
+    pub async fn read(store: &impl ArchiveStore) -> Result<Self> {
+        match store.read(PROGRESS_KEY, None).await? {
+            None => Ok(Self::default()),
+            Some(s) => Ok(Self {
+                progress: serde_json::from_slice(&s.bytes).map_err(|e| Error::CorruptPart {
+                    key: PROGRESS_KEY.into(),
+                    reason: format!("not a progress record: {e}"),
+                })?,
+                tag: Some(s.tag),
+            }),
         }
     }
-}
 
-/// Replaces the checkpoint if it is still the version in `tracked`; updates `tracked`.
-pub async fn write_checkpoint(
-    store: &impl ArchiveStore,
-    tracked: &mut Tracked,
-    mut checkpoint: Checkpoint,
-) -> Result<()> {
-    checkpoint.updated_at = Utc::now();
-    let bytes = Bytes::from(serde_json::to_vec_pretty(&checkpoint).expect("checkpoint"));
-    let tag = store
-        .put_if(CHECKPOINT_KEY, bytes, tracked.tag.as_deref())
-        .await?;
-    tracked.checkpoint = Some(checkpoint);
-    tracked.tag = Some(tag);
-    Ok(())
-}
-
-/// Writes `manifest` and returns the link the next manifest and the checkpoint cite.
-pub async fn write_manifest(
-    store: &impl ArchiveStore,
-    manifest: &Manifest,
-) -> Result<ManifestLink> {
-    let bytes = manifest.to_bytes();
-    let link = ManifestLink {
-        key: manifest.key(),
-        sha256: hex::encode(Sha256::digest(&bytes)),
-    };
-    store.put(&link.key, bytes).await?;
-    Ok(link)
-}
-
-/// The head of the manifest chain: the checkpoint's when there is one, else the last
-/// manifest listed (an archive written by file exports only). Returns its sequence number
-/// (0 for none) and its link.
-pub async fn chain_head(
-    store: &impl ArchiveStore,
-    checkpoint: Option<&Checkpoint>,
-) -> Result<(u64, Option<ManifestLink>)> {
-    if let Some(cp) = checkpoint {
-        return Ok((cp.seq, cp.manifest.clone()));
+    /// Replaces the record if it is still the version read.
+    pub async fn write(&mut self, store: &impl ArchiveStore) -> Result<()> {
+        self.progress.updated_at = Utc::now();
+        let bytes = Bytes::from(serde_json::to_vec_pretty(&self.progress).expect("progress"));
+        self.tag = Some(store.put_if(PROGRESS_KEY, bytes, self.tag.as_deref()).await?);
+        Ok(())
     }
-    let Some(last) = store.list(MANIFEST_PREFIX).await?.pop() else {
-        return Ok((0, None));
-    };
-    let Some(bytes) = store.get(&last.key).await? else {
-        return Ok((0, None));
-    };
-    let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| Error::CorruptPart {
-        key: last.key.clone(),
-        reason: format!("not a manifest: {e}"),
-    })?;
-    Ok((
-        manifest.seq,
-        Some(ManifestLink {
-            key: last.key,
-            sha256: hex::encode(Sha256::digest(&bytes)),
-        }),
-    ))
-}
 
-/// Records a file export in the manifest chain (nothing when it wrote no object), and moves
-/// the checkpoint's chain head when there is a checkpoint. The window spans the days written.
-pub async fn commit_files_manifest(
-    store: &impl ArchiveStore,
-    summary: &crate::archive::ExportSummary,
-) -> Result<Option<ManifestLink>> {
-    if summary.objects.is_empty() {
-        return Ok(None);
+    /// Takes the lease for `length`: fails with [`Error::Busy`] while another writer holds
+    /// a live one, or [`Error::Conflict`] when another took it between our read and write.
+    pub async fn take_lease(
+        &mut self,
+        store: &impl ArchiveStore,
+        length: chrono::Duration,
+    ) -> Result<()> {
+        let me = Lease::me();
+        if let Some(lease) = &self.progress.lease
+            && lease.owner != me
+            && lease.is_live(Utc::now())
+        {
+            return Err(Error::Busy {
+                owner: lease.owner.clone(),
+                until: lease.expires_at.to_rfc3339(),
+            });
+        }
+        let at = Utc::now();
+        self.progress.lease = Some(Lease {
+            owner: me,
+            acquired_at: at,
+            expires_at: at + length,
+        });
+        self.write(store).await
     }
-    let day = |p: &str| {
-        chrono::NaiveDate::parse_from_str(p.trim_start_matches("dt="), "%Y-%m-%d")
-            .ok()
-            .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc())
-    };
-    let now = Utc::now();
-    let start = summary
-        .partitions
-        .iter()
-        .filter_map(|p| day(p))
-        .min()
-        .unwrap_or(now);
-    let end = summary
-        .partitions
-        .iter()
-        .filter_map(|p| day(p))
-        .max()
-        .map_or(now, |d| d + chrono::Duration::days(1));
-    let link = append_manifest(store, |seq, previous| {
-        Manifest::next(
-            seq,
-            previous,
-            ManifestKind::Files,
-            Window { start, end },
-            "files",
-        )
-        .with_summary(summary)
-    })
-    .await?;
-    Ok(Some(link))
-}
 
-/// Adds a manifest at the head of the chain (built by `make` from its sequence number and
-/// the link to the previous head), and moves the checkpoint's head to it when there is a
-/// checkpoint. For writers that do not hold the export lease: file exports and prune.
-pub async fn append_manifest(
-    store: &impl ArchiveStore,
-    make: impl FnOnce(u64, Option<ManifestLink>) -> Manifest,
-) -> Result<ManifestLink> {
-    let mut tracked = read_checkpoint(store).await?;
-    let (seq, previous) = chain_head(store, tracked.checkpoint.as_ref()).await?;
-    let manifest = make(seq + 1, previous);
-    let link = write_manifest(store, &manifest).await?;
-    if let Some(mut cp) = tracked.checkpoint.clone() {
-        cp.seq = manifest.seq;
-        cp.manifest = Some(link.clone());
-        write_checkpoint(store, &mut tracked, cp).await?;
+    /// Gives the lease back, recording how the run ended.
+    pub async fn release(&mut self, store: &impl ArchiveStore, run: RunRecord) -> Result<()> {
+        self.progress.lease = None;
+        self.progress.last_run = Some(run);
+        self.write(store).await
     }
-    Ok(link)
-}
-
-/// Reads every manifest in chain order.
-pub async fn read_manifests(store: &impl ArchiveStore) -> Result<Vec<(String, Manifest, String)>> {
-    let mut out = Vec::new();
-    for meta in store.list(MANIFEST_PREFIX).await? {
-        let Some(bytes) = store.get(&meta.key).await? else {
-            continue;
-        };
-        let sha = hex::encode(Sha256::digest(&bytes));
-        let manifest = serde_json::from_slice(&bytes).map_err(|e| Error::CorruptPart {
-            key: meta.key.clone(),
-            reason: format!("not a manifest: {e}"),
-        })?;
-        out.push((meta.key, manifest, sha));
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::LocalDirStore;
+    use crate::store::MemoryStore;
 
     #[tokio::test]
-    async fn a_stale_checkpoint_cannot_be_written() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = LocalDirStore::open(dir.path()).unwrap();
-        let mut a = read_checkpoint(&store).await.unwrap();
+    async fn a_stale_progress_record_cannot_be_written() {
+        let store = MemoryStore::default();
+        let mut a = Tracked::read(&store).await.unwrap();
         let mut b = a.clone();
-        let cp = Checkpoint::empty(Utc::now());
-        write_checkpoint(&store, &mut a, cp.clone()).await.unwrap();
-        let lost = write_checkpoint(&store, &mut b, cp).await;
+        a.write(&store).await.unwrap();
+        let lost = b.write(&store).await;
         assert!(matches!(lost, Err(Error::Conflict { .. })), "{lost:?}");
-        let read = read_checkpoint(&store).await.unwrap();
-        assert_eq!(read.checkpoint, a.checkpoint);
+    }
+
+    #[tokio::test]
+    async fn of_two_writers_committing_the_same_number_exactly_one_wins() {
+        let store = MemoryStore::default();
+        let mut first = read_chain(&store).await.unwrap();
+        let mut second = first.clone();
+        let day = |seq, previous| {
+            let mut m = Manifest::next(seq, previous, ManifestKind::Day, "xray");
+            m.day = NaiveDate::from_ymd_opt(2026, 3, 2);
+            m
+        };
+        commit(&store, &mut first, day).await.unwrap();
+        let lost = commit(&store, &mut second, |seq, previous| {
+            Manifest::next(seq, previous, ManifestKind::Import, "files")
+        })
+        .await;
+        match lost {
+            Err(Error::Fenced { seq, what, .. }) => {
+                assert_eq!(seq, 1);
+                assert_eq!(what, "day 2026-03-02");
+            }
+            other => panic!("expected a fence, got {other:?}"),
+        }
+        let chain = read_chain(&store).await.unwrap();
+        assert_eq!(chain.manifests.len(), 1);
+        assert_eq!(chain.head().0, 1);
     }
 }

@@ -1,8 +1,11 @@
 //! Trace sources, Parquet writing and archive stores for xray-archive.
 //!
-//! The exporter turns X-Ray data into the v1 archive: a [`FileSource`] (or, later, the
-//! X-Ray API) yields documents, the [`ArchiveWriter`] validates, converts and writes them as
-//! hourly Parquet parts into an [`ArchiveStore`], and quarantines what it cannot archive.
+//! The exporter turns X-Ray data into the v1 archive. A [`TraceSource`] (the X-Ray API)
+//! yields each day's documents once the day can no longer change, and [`seal`] writes the
+//! day's write-once Parquet parts and commits them with a manifest; a [`FileSource`] is
+//! imported the same way, adding parts. Whatever cannot be archived is quarantined with
+//! its reason. Modules read bottom-up: stores, Parquet and redaction, sources, the writer,
+//! the ledger (manifests), sealing and imports, then verify, holds and reconcile.
 //! It does not depend on DataFusion, so the Lambda stays small and loads on
 //! provided.al2023.
 
@@ -21,14 +24,15 @@ pub mod retry;
 pub mod source;
 pub mod store;
 pub mod synth;
+pub mod seal;
 pub mod verify;
-pub mod xray_export;
 
 pub use archive::{ArchiveWriter, ExportSummary, ObjectRecord, QuarantineRecord, WriterConfig};
+pub use ledger::{Chain, Manifest, ManifestLink, read_chain};
 pub use error::{Error, Result};
 pub use export::{Progress, export_files, export_inputs};
 pub use source::xray::XRaySource;
-pub use source::{FileSource, SourceContent, SourceItem};
+pub use source::{FileSource, MemorySource, SourceContent, SourceItem, TraceSource};
 pub use store::{
     AnyStore, ArchiveStore, LocalDirStore, LockMode, ObjectLock, ObjectMeta, S3Options, S3Store,
 };

@@ -1,22 +1,20 @@
-//! The nightly export Lambda: an EventBridge schedule invokes it; it exports every window
-//! from the checkpoint up to now minus the settle period, then re-sweeps for late segments,
-//! and stops cleanly before the invocation deadline. Configuration: [`exporter::config`].
+//! The exporter Lambda: an EventBridge schedule invokes it every hour; it seals every day
+//! that is due (oldest first, hour by hour, resuming where the last invocation stopped), and
+//! stops cleanly before the invocation deadline. Configuration: [`exporter::config`].
 //!
-//! A manual invocation may pass `{"from": "<RFC 3339>", "to": "<RFC 3339>"}` to export an
-//! exact range, or `{"resweep": true}` to re-sweep only.
+//! A manual invocation may pass `{"from": "YYYY-MM-DD", "to": "YYYY-MM-DD"}` to seal an
+//! exact range of days.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use chrono::{DateTime, Utc};
-use exporter::config::{
-    archive_url_from_env, minutes_var, parse_var, s3_options_from_env, window_from_env,
-};
-use exporter::xray_export::{Outcome, XRayExportOptions, emf_line, export_xray};
+use chrono::{NaiveDate, Utc};
+use exporter::config::{archive_url_from_env, parse_var, s3_options_from_env};
+use exporter::seal::{DEFAULT_SEAL_AFTER_DAYS, SealOptions, emf_line, seal_days, status};
 use exporter::{Error, S3Store, XRaySource};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 
-/// Time kept back from the invocation deadline to record the checkpoint and log.
+/// Time kept back from the invocation deadline to record progress and log.
 const DEADLINE_MARGIN: Duration = Duration::from_secs(20);
 
 /// A failed invocation, typed so that alarms and retries can tell the two kinds apart.
@@ -64,27 +62,24 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Failure> {
 }
 
 async fn run(payload: &Value, deadline: Instant) -> Result<Value, Error> {
-    let time = |field: &str| -> Result<Option<DateTime<Utc>>, Error> {
+    let day = |field: &str| -> Result<Option<NaiveDate>, Error> {
         payload
             .get(field)
             .and_then(Value::as_str)
             .map(|s| {
                 s.parse().map_err(|e| {
-                    Error::Config(format!("event field {field}={s:?} is not RFC 3339: {e}"))
+                    Error::Config(format!("event field {field}={s:?} is not YYYY-MM-DD: {e}"))
                 })
             })
             .transpose()
     };
-    let mut options = XRayExportOptions {
-        window: window_from_env()?,
-        settle: minutes_var("XRAY_ARCHIVE_SETTLE_MINUTES", 60)?,
-        from: time("from")?,
-        to: time("to")?,
-        resweep: payload.get("resweep").and_then(Value::as_bool) == Some(true),
+    let options = SealOptions {
+        seal_after_days: parse_var("XRAY_ARCHIVE_SEAL_AFTER_DAYS", DEFAULT_SEAL_AFTER_DAYS)?,
+        from: day("from")?,
+        to: day("to")?,
         deadline: Some(deadline),
-        ..XRayExportOptions::default()
+        ..SealOptions::default()
     };
-    let resweep_after = parse_var("XRAY_ARCHIVE_RESWEEP", true)? && !options.resweep;
     exporter::config::check_policy_env()?;
     let source = XRaySource::from_env(parse_var("XRAY_ARCHIVE_CONCURRENCY", 4usize)?).await;
     let store = S3Store::new(
@@ -92,15 +87,20 @@ async fn run(payload: &Value, deadline: Instant) -> Result<Value, Error> {
         &archive_url_from_env()?,
         s3_options_from_env()?,
     )?;
-    let report = export_xray(&source, &store, &options, Utc::now(), &mut |_, _, _| {}).await?;
-    println!("{}", emf_line(&report, Utc::now()));
-    let mut out = json!({ "export": report });
-    if resweep_after && report.outcome == Outcome::Complete {
-        options.resweep = true;
-        options.from = None;
-        options.to = None;
-        let sweep = export_xray(&source, &store, &options, Utc::now(), &mut |_, _, _| {}).await?;
-        out["resweep"] = serde_json::to_value(&sweep).expect("report serializes");
+    let result = async {
+        source.check_destination().await?;
+        seal_days(&source, &store, &options, Utc::now(), &mut |_| {}).await
     }
-    Ok(out)
+    .await;
+    // The metrics line is printed on failed runs too, so the alarms see every run.
+    let throttles = source.pace_stats().throttles;
+    match &result {
+        Ok(report) => println!("{}", emf_line(Some(report), None, throttles, Utc::now())),
+        Err(_) => {
+            let s = status(&store, Utc::now()).await.ok();
+            println!("{}", emf_line(None, s.as_ref(), throttles, Utc::now()));
+        }
+    }
+    let report = result?;
+    Ok(json!({ "export": report, "api_calls": source.api_calls() }))
 }

@@ -1,4 +1,4 @@
-//! Parquet encoding of archive parts, and reading parts back for merges.
+//! Parquet encoding of archive parts and staged hours, and reading them back.
 //!
 //! Settings, per table:
 //! - zstd compression on every column;
@@ -161,6 +161,45 @@ pub fn encode(table: Table, key: &str, batches: &[RecordBatch]) -> Result<Bytes>
     for b in batches {
         w.write(b).map_err(err)?;
     }
+    w.close().map_err(err)?;
+    Ok(Bytes::from(buf))
+}
+
+/// Encodes documents waiting for their day's seal: just `document` and `limit_exceeded`,
+/// which [`read_segment_documents`] reads back. Staging lives under `_state/`, not in a table.
+pub fn encode_staging(key: &str, docs: &[schema::v1::ArchivedSegment]) -> Result<Bytes> {
+    use arrow::array::{BooleanArray, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use std::sync::Arc;
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("document", DataType::Utf8, false),
+        Field::new("limit_exceeded", DataType::Boolean, true),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from_iter_values(docs.iter().map(|d| d.text()))),
+            Arc::new(BooleanArray::from_iter(
+                docs.iter().map(|d| d.limit_exceeded()),
+            )),
+        ],
+    )
+    .map_err(|source| Error::Convert {
+        table: "staging",
+        source,
+    })?;
+    let err = |source| Error::Encode {
+        key: key.to_owned(),
+        source,
+    };
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(ZSTD_LEVEL).expect("valid zstd level"),
+        ))
+        .build();
+    let mut buf = Vec::new();
+    let mut w = ArrowWriter::try_new(&mut buf, schema, Some(props)).map_err(err)?;
+    w.write(&batch).map_err(err)?;
     w.close().map_err(err)?;
     Ok(Bytes::from(buf))
 }

@@ -3,10 +3,10 @@
 //!
 //! X-Ray's side: every trace id in the range (`GetTraceSummaries` by trace-id time) and its
 //! segment documents (`BatchGetTraces`). The archive's side: the `segments` parts of the
-//! same hours. A trace X-Ray has and the archive lacks is *missing*; a trace the archive
+//! same days. A trace X-Ray has and the archive lacks is *missing*; a trace the archive
 //! holds with fewer distinct segments than X-Ray now has is *incomplete* (a segment arrived
-//! after the export). Both are fixed by exporting the range again, which adds what is new
-//! and duplicates nothing.
+//! after the seal). [`reimport`] fixes both the way a file import does: it adds write-once
+//! parts with what is new, and neither rewrites a sealed day nor duplicates a document.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -82,16 +82,21 @@ pub async fn reconcile(
             xray.entry(trace).or_default().insert(id);
         }
     }
-    // The archive's segments, read from the hourly parts the traces belong to.
-    let mut parts: BTreeSet<String> = BTreeSet::new();
+    // The archive's segments, read from every part of the days the traces belong to.
+    let mut days: BTreeSet<chrono::NaiveDate> = BTreeSet::new();
     for id in xray.keys() {
         if let Some(p) = schema::TracePlacement::of(id) {
-            parts.insert(schema::v1::part_key(schema::v1::Table::Segments, &p));
+            days.insert(p.dt);
         }
+    }
+    let mut parts: Vec<String> = Vec::new();
+    for day in days {
+        let prefix = schema::v1::day_prefix(schema::v1::Table::Segments, day);
+        parts.extend(store.list(&prefix).await?.into_iter().map(|m| m.key));
     }
     let mut archived: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for key in parts {
-        let Some(bytes) = store.get(&key).await? else {
+        let Some(bytes) = crate::store::get(store, &key).await? else {
             continue;
         };
         for batch in decode(&key, bytes)? {
@@ -136,4 +141,44 @@ pub async fn reconcile(
         }
     }
     Ok(report)
+}
+
+/// Archives what `report` found missing or incomplete: fetches those traces again and adds
+/// them as a file import would, committed by one manifest (source `xray-reconcile`).
+pub async fn reimport(
+    source: &XRaySource,
+    store: &impl ArchiveStore,
+    report: &ReconcileReport,
+    config: crate::archive::WriterConfig,
+) -> Result<crate::archive::ExportSummary> {
+    let ids: Vec<String> = report
+        .missing
+        .iter()
+        .cloned()
+        .chain(report.incomplete.iter().map(|i| i.trace_id.clone()))
+        .collect();
+    let mut tracked = crate::ledger::Tracked::read(store).await?;
+    tracked.take_lease(store, Duration::hours(1)).await?;
+    let mut chain = crate::ledger::read_chain(store).await?;
+    let mut writer = crate::archive::ImportWriter::new(store, config, &chain);
+    for item in source.fetch(&ids).await? {
+        writer.push(item).await?;
+    }
+    let summary = writer.finish().await?;
+    crate::ledger::commit_import(store, &mut chain, &summary, "xray-reconcile").await?;
+    let now = Utc::now();
+    tracked
+        .release(
+            store,
+            crate::ledger::RunRecord {
+                started_at: now,
+                finished_at: now,
+                outcome: "reconcile".into(),
+                days: 0,
+                traces: summary.traces,
+                error: None,
+            },
+        )
+        .await?;
+    Ok(summary)
 }

@@ -13,12 +13,15 @@
 //! }
 //! ```
 //!
-//! A rule matches a trace when one of its documents has every condition the rule gives
-//! (`service`: a segment or subsegment name, `*` at the end for a prefix; `url_path`: the
-//! path of an HTTP request, the same; `annotation`: a key, or `key=value`). A trace takes
-//! the years of the first rule it matches, else `default_years`. Zero years means never
-//! archived. A part is retained (S3 Object Lock) for the longest years among its traces;
-//! `prune` deletes a local part once that has passed.
+//! The policy judges a whole trace, on its root and its annotations: a rule matches when the
+//! trace's root segment (the document without a parent) has the rule's `service` (its name,
+//! `*` at the end for a prefix) and `url_path` (the path of its HTTP request, the same), and
+//! some span of the trace carries the rule's `annotation` (a key, or `key=value`). What
+//! the trace calls downstream does not count: a payment whose Lambda asks a `/health`
+//! endpoint is still a payment. Where several rules match, the longest retention wins, so
+//! no rule can shorten another's; a trace no rule matches takes `default_years`. Zero years
+//! means never archived. Days are sealed whole, so a trace is judged with all its
+//! documents. A part is retained (S3 Object Lock) for the longest years among its traces.
 
 use std::collections::BTreeMap;
 
@@ -54,7 +57,7 @@ pub struct RetentionRule {
 pub struct RetentionPolicy {
     /// Years for traces no rule matches.
     pub default_years: u32,
-    /// Rules, first match wins.
+    /// Rules; where several match a trace, the longest retention wins.
     #[serde(default)]
     pub rules: Vec<RetentionRule>,
 }
@@ -73,35 +76,59 @@ fn url_path(url: &str) -> &str {
 }
 
 impl RetentionRule {
-    fn matches_span(&self, s: &SegmentDocument) -> bool {
-        let service = self
-            .service
-            .as_deref()
-            .is_none_or(|p| s.name.as_deref().is_some_and(|n| glob(p, n)));
-        let path = self.url_path.as_deref().is_none_or(|p| {
-            s.http
-                .as_ref()
-                .and_then(|h| h.request.as_ref())
-                .and_then(|r| r.url.as_deref())
-                .is_some_and(|u| glob(p, url_path(u)))
+    /// Whether the rule matches the trace made of `docs`.
+    fn matches(&self, docs: &[&SegmentDocument]) -> bool {
+        let roots: Vec<&SegmentDocument> = {
+            let roots: Vec<_> = docs
+                .iter()
+                .copied()
+                .filter(|d| d.parent_id.is_none() && d.kind.as_deref() != Some("subsegment"))
+                .collect();
+            if roots.is_empty() {
+                // The root was never received: judge by the earliest document instead.
+                docs.iter()
+                    .copied()
+                    .min_by(|a, b| {
+                        a.start_time
+                            .unwrap_or(f64::MAX)
+                            .total_cmp(&b.start_time.unwrap_or(f64::MAX))
+                    })
+                    .into_iter()
+                    .collect()
+            } else {
+                roots
+            }
+        };
+        let root_matches = roots.iter().any(|root| {
+            let service = self
+                .service
+                .as_deref()
+                .is_none_or(|p| root.name.as_deref().is_some_and(|n| glob(p, n)));
+            let path = self.url_path.as_deref().is_none_or(|p| {
+                root.http
+                    .as_ref()
+                    .and_then(|h| h.request.as_ref())
+                    .and_then(|r| r.url.as_deref())
+                    .is_some_and(|u| glob(p, url_path(u)))
+            });
+            service && path
         });
         let annotation = self.annotation.as_deref().is_none_or(|a| {
             let (key, value) = a.split_once('=').map_or((a, None), |(k, v)| (k, Some(v)));
-            s.annotation(key)
-                .is_some_and(|v| value.is_none_or(|want| v.to_string() == want))
+            docs.iter().any(|d| {
+                let mut stack = vec![*d];
+                while let Some(s) = stack.pop() {
+                    if s.annotation(key)
+                        .is_some_and(|v| value.is_none_or(|want| v.to_string() == want))
+                    {
+                        return true;
+                    }
+                    stack.extend(s.subsegments.iter());
+                }
+                false
+            })
         });
-        service && path && annotation
-    }
-
-    fn matches(&self, doc: &SegmentDocument) -> bool {
-        let mut stack = vec![doc];
-        while let Some(s) = stack.pop() {
-            if self.matches_span(s) {
-                return true;
-            }
-            stack.extend(s.subsegments.iter());
-        }
-        false
+        root_matches && annotation
     }
 }
 
@@ -148,17 +175,16 @@ impl RetentionPolicy {
         }
     }
 
-    /// Years for the trace made of `docs`.
-    pub fn years_for<'a>(
-        &self,
-        docs: impl IntoIterator<Item = &'a SegmentDocument> + Clone,
-    ) -> u32 {
-        for rule in &self.rules {
-            if docs.clone().into_iter().any(|d| rule.matches(d)) {
-                return rule.years;
-            }
-        }
-        self.default_years
+    /// Years for the trace made of `docs`: the longest among the rules it matches, else
+    /// the default.
+    pub fn years_for<'a>(&self, docs: impl IntoIterator<Item = &'a SegmentDocument>) -> u32 {
+        let docs: Vec<&SegmentDocument> = docs.into_iter().collect();
+        self.rules
+            .iter()
+            .filter(|r| r.matches(&docs))
+            .map(|r| r.years)
+            .max()
+            .unwrap_or(self.default_years)
     }
 
     /// Years per trace id for a set of documents.
@@ -175,88 +201,6 @@ impl RetentionPolicy {
             .map(|(t, ds)| (t, self.years_for(ds.iter().copied())))
             .collect()
     }
-}
-
-/// What `prune` did.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct PruneReport {
-    /// Parts past their retention, deleted (or that would be, on a dry run).
-    pub deleted: Vec<String>,
-    /// Parts past their retention kept because a legal hold covers them, with the payment.
-    pub held: Vec<(String, String)>,
-    /// Parts still within their retention.
-    pub kept: u64,
-    /// The manifest recording the deletions.
-    pub manifest: Option<String>,
-}
-
-/// Deletes the parts of a local archive whose retention has passed at `now`, never one a
-/// legal hold covers. A part's retention is the years its manifest recorded (from the
-/// policy it was written under), else `default_years`, counted from the day of its data.
-/// The deletions are recorded in the manifest chain, so `verify` expects them gone.
-pub async fn prune(
-    store: &crate::LocalDirStore,
-    now: chrono::DateTime<chrono::Utc>,
-    default_years: u32,
-    dry_run: bool,
-) -> Result<PruneReport> {
-    use crate::ledger::{Manifest, ManifestKind, Window, append_manifest, read_manifests};
-    let mut latest: BTreeMap<String, Option<u32>> = BTreeMap::new();
-    for (_, m, _) in read_manifests(store).await? {
-        for r in &m.removed {
-            latest.remove(r);
-        }
-        for o in &m.objects {
-            if o.key.starts_with("v1/") {
-                latest.insert(o.key.clone(), o.retain_years);
-            }
-        }
-    }
-    let held = crate::holds::held_objects(&crate::holds::read_log(store).await?);
-    let mut report = PruneReport::default();
-    for (key, years) in latest {
-        let Some(day) = crate::store::data_day(&key) else {
-            continue;
-        };
-        let years = years.unwrap_or(default_years);
-        let until = day
-            .checked_add_months(chrono::Months::new(12 * years))
-            .unwrap_or(chrono::NaiveDate::MAX)
-            .and_hms_opt(0, 0, 0)
-            .expect("midnight")
-            .and_utc();
-        if now < until {
-            report.kept += 1;
-        } else if let Some(payment) = held.get(&key) {
-            report.held.push((key, payment.clone()));
-        } else {
-            report.deleted.push(key);
-        }
-    }
-    if dry_run || report.deleted.is_empty() {
-        return Ok(report);
-    }
-    for key in &report.deleted {
-        store.delete(key).await?;
-    }
-    let removed = report.deleted.clone();
-    let link = append_manifest(store, |seq, previous| Manifest {
-        removed,
-        exported_at: now,
-        ..Manifest::next(
-            seq,
-            previous,
-            ManifestKind::Prune,
-            Window {
-                start: now,
-                end: now,
-            },
-            "prune",
-        )
-    })
-    .await?;
-    report.manifest = Some(link.key);
-    Ok(report)
 }
 
 #[cfg(test)]
@@ -278,20 +222,59 @@ mod tests {
     }
 
     #[test]
-    fn first_matching_rule_decides() {
+    fn the_root_decides_not_what_the_trace_calls() {
         let p = policy();
-        let health =
-            doc(r#"{"name":"api","http":{"request":{"url":"https://api.example/health?x=1"}}}"#);
-        let lambda = doc(r#"{"name":"vaultlink-create-payment"}"#);
-        assert_eq!(p.years_for([&health, &lambda]), 0, "the whole trace goes");
-        let job =
-            doc(r#"{"name":"VaultLink-Statements","subsegments":[{"name":"GenerateStatements"}]}"#);
-        assert_eq!(p.years_for([&job]), 1);
-        let pay = doc(
-            r#"{"name":"VaultLink-Statements","subsegments":[{"name":"x","annotations":{"PaymentId":"pay_1"}}]}"#,
+        let health = doc(
+            r#"{"name":"api","id":"0000000000000001","http":{"request":{"url":"https://api.example/health?x=1"}}}"#,
         );
-        assert_eq!(p.years_for([&pay]), 7, "the payment rule comes first");
-        assert_eq!(p.years_for([&lambda]), 7);
+        assert_eq!(p.years_for([&health]), 0, "a health check is never archived");
+        // A payment whose Lambda calls a /health endpoint downstream is a payment.
+        let payment = doc(
+            r#"{"name":"api","id":"0000000000000001","http":{"request":{"url":"https://api.example/payments"}},
+                "annotations":{"PaymentId":"pay_1"},
+                "subsegments":[{"name":"probe","id":"0000000000000002","http":{"request":{"url":"https://dep.example/health"}}}]}"#,
+        );
+        assert_eq!(p.years_for([&payment]), 7);
+        // A downstream Lambda segment (it has a parent) calling /health does not count.
+        let lambda = doc(
+            r#"{"name":"fn","id":"0000000000000003","parent_id":"0000000000000002","http":{"request":{"url":"https://x/health"}}}"#,
+        );
+        let root = doc(
+            r#"{"name":"api","id":"0000000000000001","http":{"request":{"url":"https://api.example/payments"}}}"#,
+        );
+        assert_eq!(p.years_for([&root, &lambda]), 7, "the default");
+    }
+
+    #[test]
+    fn the_annotation_counts_wherever_it_is_in_the_trace() {
+        let p = policy();
+        // The PaymentId sits on a late Lambda segment, not on the root: the trace is judged
+        // whole, so the payment rule still applies.
+        let root = doc(r#"{"name":"VaultLink-Statements","id":"0000000000000001"}"#);
+        let late = doc(
+            r#"{"name":"fn","id":"0000000000000002","parent_id":"0000000000000001","subsegments":[{"name":"x","id":"0000000000000003","annotations":{"PaymentId":"pay_1"}}]}"#,
+        );
+        assert_eq!(p.years_for([&root]), 1, "a job alone: one year");
+        assert_eq!(p.years_for([&root, &late]), 7);
+    }
+
+    #[test]
+    fn where_rules_disagree_the_longest_retention_wins() {
+        let p: RetentionPolicy = serde_json::from_str(
+            r#"{"default_years": 3, "rules": [
+                {"service": "VaultLink-*", "years": 1},
+                {"annotation": "PaymentId", "years": 7},
+                {"service": "VaultLink-Statements", "years": 0}]}"#,
+        )
+        .unwrap();
+        let job = doc(r#"{"name":"VaultLink-Statements","id":"0000000000000001"}"#);
+        assert_eq!(p.years_for([&job]), 1, "0 and 1 match: 1 wins");
+        let pay = doc(
+            r#"{"name":"VaultLink-Statements","id":"0000000000000001","annotations":{"PaymentId":"p"}}"#,
+        );
+        assert_eq!(p.years_for([&pay]), 7, "0, 1 and 7 match: 7 wins");
+        let other = doc(r#"{"name":"other","id":"0000000000000001"}"#);
+        assert_eq!(p.years_for([&other]), 3);
     }
 
     #[test]

@@ -1,32 +1,43 @@
-//! `verify`: proves an archive is what its manifests say it is.
+//! `verify`: proves an archive is what its manifests say it is, version by version.
 //!
-//! 1. The manifest chain: sequence numbers 1, 2, 3, … with none missing, each manifest's
-//!    `previous` naming the key and SHA-256 of the one before, and the checkpoint naming
-//!    the last.
-//! 2. Every object a manifest lists (the latest manifest listing a key wins): present, the
-//!    same SHA-256, and for Parquet parts the same row count as the footer says.
-//! 3. Nothing else: an object under `v1/` or `_quarantine/` that no manifest lists.
-//! 4. Coverage: the X-Ray windows, in time order, with no gap and no partial overlap (a
-//!    window exported twice after a crash is fine: the same documents, no duplicates).
+//! 1. Versions: every key under `v1/`, `_manifests/`, `_quarantine/` and `_holds/` must have
+//!    exactly one version and no delete marker. The archive writes each key once, so a
+//!    second version is tampering (`overwritten`), even with the same bytes, and a delete
+//!    marker is a deletion (`deleted`).
+//! 2. The manifest chain: numbers 1, 2, 3, … under the keys their numbers give, each
+//!    `previous` naming the key and SHA-256 of the one before. Its head's SHA-256 is
+//!    printed, and checked against `--expect-head` (a value kept outside the bucket, such
+//!    as the Lambda's log line).
+//! 3. Every object a manifest lists: present, the listed version, the same SHA-256, and for
+//!    Parquet parts the same row count as the footer says.
+//! 4. Nothing else: an object under `v1/` or `_quarantine/` that no manifest lists.
+//! 5. Days: every day from the first sealed day to the last is sealed (`missing_day`), and
+//!    none was sealed after X-Ray had begun deleting it (`expired_day`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
+
+use schema::v1::{APPEND_ONLY_PREFIXES, manifest_key};
 
 use crate::error::Result;
-use crate::ledger::{CHECKPOINT_KEY, MANIFEST_PREFIX, Manifest, ManifestKind, read_checkpoint};
-use crate::store::ArchiveStore;
+use crate::ledger::{DayStatus, ManifestLink, read_chain};
+use crate::store::{ArchiveStore, sha256_hex};
 
 /// What is wrong.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FindingKind {
+    /// A write-once key has more than one version.
+    Overwritten,
+    /// A write-once key has a delete marker.
+    Deleted,
     /// A listed object is gone.
     MissingObject,
     /// A listed object's bytes changed.
     AlteredObject,
+    /// The current version of a listed object is not the version its manifest lists.
+    VersionMismatch,
     /// A Parquet part's row count differs from its manifest.
     RowCount,
     /// An object no manifest lists.
@@ -34,10 +45,12 @@ pub enum FindingKind {
     /// The manifest chain is broken: a manifest missing, unreadable, out of order, or
     /// linking to the wrong predecessor.
     BrokenChain,
-    /// Time no X-Ray window covers.
-    Gap,
-    /// Two X-Ray windows partly covering the same time.
-    Overlap,
+    /// The chain head is not the one expected (`--expect-head`).
+    HeadMismatch,
+    /// A day between the first and last sealed day that no manifest seals.
+    MissingDay,
+    /// A day sealed after X-Ray had begun deleting it: traces were lost.
+    ExpiredDay,
 }
 
 /// One finding.
@@ -45,7 +58,7 @@ pub enum FindingKind {
 pub struct Finding {
     /// What kind.
     pub kind: FindingKind,
-    /// The object or manifest key (or the time range) concerned.
+    /// The object or manifest key (or the day) concerned.
     pub key: String,
     /// What exactly.
     pub detail: String,
@@ -58,10 +71,14 @@ pub struct VerifyReport {
     pub manifests: u64,
     /// Objects checked against their manifests.
     pub objects: u64,
+    /// Object versions listed.
+    pub versions: u64,
     /// Bytes hashed.
     pub bytes: u64,
-    /// X-Ray windows checked for coverage.
-    pub windows: u64,
+    /// Days sealed.
+    pub sealed_days: u64,
+    /// The chain head: the last manifest and its SHA-256.
+    pub head: Option<ManifestLink>,
     /// Every finding, by kind then key.
     pub findings: Vec<Finding>,
 }
@@ -83,44 +100,51 @@ fn parquet_rows(bytes: &bytes::Bytes) -> Option<u64> {
     Some(reader.metadata().file_metadata().num_rows() as u64)
 }
 
-/// Verifies `store`. With `from`/`to`, only manifests whose window meets the range are
-/// checked, and coverage is checked over exactly that range.
-pub async fn verify(
-    store: &impl ArchiveStore,
-    from: Option<DateTime<Utc>>,
-    to: Option<DateTime<Utc>>,
-) -> Result<VerifyReport> {
+/// Verifies `store`; with `expect_head`, also that the chain head's SHA-256 is that one.
+pub async fn verify(store: &impl ArchiveStore, expect_head: Option<&str>) -> Result<VerifyReport> {
     let mut report = VerifyReport::default();
-    // 1. The chain.
-    let mut chain: Vec<(String, Manifest, String)> = Vec::new();
-    for meta in store.list(MANIFEST_PREFIX).await? {
-        let Some(bytes) = store.get(&meta.key).await? else {
-            continue;
-        };
-        report.manifests += 1;
-        let sha = hex::encode(Sha256::digest(&bytes));
-        match serde_json::from_slice::<Manifest>(&bytes) {
-            Ok(m) => chain.push((meta.key, m, sha)),
-            Err(e) => report.add(
-                FindingKind::BrokenChain,
-                meta.key,
-                format!("not a readable manifest: {e}"),
-            ),
+
+    // 1. Versions.
+    let mut versions: BTreeMap<String, Vec<crate::store::ObjectVersion>> = BTreeMap::new();
+    for prefix in APPEND_ONLY_PREFIXES {
+        for v in store.list_versions(prefix).await? {
+            report.versions += 1;
+            versions.entry(v.key.clone()).or_default().push(v);
         }
+    }
+    for (key, vs) in &versions {
+        let markers = vs.iter().filter(|v| v.delete_marker).count();
+        let contents = vs.len() - markers;
+        if markers > 0 {
+            report.add(
+                FindingKind::Deleted,
+                key.clone(),
+                format!("{markers} delete marker(s): the write-once object was deleted"),
+            );
+        }
+        if contents > 1 {
+            report.add(
+                FindingKind::Overwritten,
+                key.clone(),
+                format!("{contents} versions: the write-once object was written again"),
+            );
+        }
+    }
+
+    // 2. The chain.
+    let chain = read_chain(store).await?;
+    report.manifests = (chain.manifests.len() + chain.unreadable.len()) as u64;
+    for (key, why) in &chain.unreadable {
+        report.add(FindingKind::BrokenChain, key.clone(), why.clone());
     }
     let mut expected_seq = 1;
     let mut prev: Option<(&str, &str)> = None;
-    for (key, m, sha) in &chain {
-        if key != &m.key() {
+    for (key, m, sha) in &chain.manifests {
+        if key != &manifest_key(m.seq) {
             report.add(
                 FindingKind::BrokenChain,
                 key.clone(),
-                format!(
-                    "holds manifest seq {} for {}, which belongs at {}",
-                    m.seq,
-                    m.window.label(),
-                    m.key()
-                ),
+                format!("holds manifest {} ({}), which belongs at {}", m.seq, m.what(), m.key()),
             );
         }
         if m.seq != expected_seq {
@@ -129,12 +153,12 @@ pub async fn verify(
                 key.clone(),
                 if m.seq > expected_seq {
                     format!(
-                        "manifest seq {expected_seq}..{} is missing before seq {}",
+                        "manifests {expected_seq}..{} are missing before {}",
                         m.seq - 1,
                         m.seq
                     )
                 } else {
-                    format!("seq {} is out of order (expected {expected_seq})", m.seq)
+                    format!("number {} is out of order (expected {expected_seq})", m.seq)
                 },
             );
         }
@@ -143,102 +167,101 @@ pub async fn verify(
             .as_ref()
             .map(|l| (l.key.as_str(), l.sha256.as_str()));
         if link != prev {
+            let show = |l: Option<(&str, &str)>| {
+                l.map_or("none".into(), |(k, s)| format!("{k} ({})", &s[..12.min(s.len())]))
+            };
             report.add(
                 FindingKind::BrokenChain,
                 key.clone(),
                 format!(
                     "previous is {}, but the manifest before it is {}",
-                    link.map_or("none".into(), |(k, s)| format!(
-                        "{k} ({})",
-                        &s[..12.min(s.len())]
-                    )),
-                    prev.map_or("none".into(), |(k, s)| format!("{k} ({})", &s[..12])),
+                    show(link),
+                    show(prev)
                 ),
             );
         }
         expected_seq = m.seq.max(expected_seq) + 1;
         prev = Some((key.as_str(), sha.as_str()));
     }
-    if let Some(cp) = read_checkpoint(store).await?.checkpoint {
-        let head = cp
-            .manifest
-            .as_ref()
-            .map(|l| (l.key.as_str(), l.sha256.as_str()));
-        if head.is_some() && head != prev {
+    report.head = chain.head().1;
+    if let Some(want) = expect_head {
+        let have = report.head.as_ref().map(|h| h.sha256.as_str());
+        if have != Some(want) {
             report.add(
-                FindingKind::BrokenChain,
-                CHECKPOINT_KEY,
+                FindingKind::HeadMismatch,
+                report
+                    .head
+                    .as_ref()
+                    .map_or("_manifests/".into(), |h| h.key.clone()),
                 format!(
-                    "the checkpoint names {} as the last manifest, but the chain ends at {}",
-                    head.map_or("none", |(k, _)| k),
-                    prev.map_or("none", |(k, _)| k)
+                    "the chain head is {}, but {want} was expected: manifests were added, \
+                     removed or replaced since that head was recorded",
+                    have.unwrap_or("none")
                 ),
             );
         }
     }
 
-    // 2. Objects, the latest listing of each key winning.
-    let in_range = |m: &Manifest| {
-        from.is_none_or(|f| m.window.end > f) && to.is_none_or(|t| m.window.start < t)
-    };
-    let mut expected: BTreeMap<String, (crate::ObjectRecord, String)> = BTreeMap::new();
-    let mut listed: BTreeSet<String> = BTreeSet::new();
-    for (key, m, _) in &chain {
-        for r in &m.removed {
-            listed.insert(r.clone());
-            expected.remove(r);
-        }
-        for o in &m.objects {
-            listed.insert(o.key.clone());
-            if in_range(m) {
-                expected.insert(o.key.clone(), (o.clone(), key.clone()));
-            } else {
-                expected.remove(&o.key);
-            }
-        }
-    }
-    for (key, (record, manifest)) in &expected {
-        let Some(bytes) = store.get(key).await? else {
+    // 3. Listed objects, exactly the listed version.
+    let committed = chain.committed();
+    for (key, (record, manifest)) in &committed {
+        let Some(stored) = store.read(key, record.version_id.as_deref()).await? else {
             report.add(
                 FindingKind::MissingObject,
-                key.clone(),
+                key.to_string(),
                 format!("listed in {manifest}, not in the archive"),
             );
             continue;
         };
         report.objects += 1;
-        report.bytes += bytes.len() as u64;
-        let sha = hex::encode(Sha256::digest(&bytes));
+        report.bytes += stored.bytes.len() as u64;
+        if let Some(listed) = &record.version_id
+            && let Some(latest) = versions
+                .get(*key)
+                .and_then(|vs| vs.iter().rev().find(|v| v.is_latest))
+            && latest.version_id.as_deref() != Some(listed.as_str())
+        {
+            report.add(
+                FindingKind::VersionMismatch,
+                key.to_string(),
+                format!(
+                    "{manifest} lists version {listed}, but readers get version {}",
+                    latest.version_id.as_deref().unwrap_or("none")
+                ),
+            );
+        }
+        let sha = sha256_hex(&stored.bytes);
         if sha != record.sha256 {
             report.add(
                 FindingKind::AlteredObject,
-                key.clone(),
+                key.to_string(),
                 format!(
                     "SHA-256 {} but {manifest} says {} ({} bytes, listed {})",
                     &sha[..16],
-                    &record.sha256[..16],
-                    bytes.len(),
+                    &record.sha256[..16.min(record.sha256.len())],
+                    stored.bytes.len(),
                     record.bytes
                 ),
             );
             continue;
         }
         if let Some(rows) = record.rows.filter(|_| key.ends_with(".parquet"))
-            && let Some(actual) = parquet_rows(&bytes)
+            && let Some(actual) = parquet_rows(&stored.bytes)
             && actual != rows
         {
             report.add(
                 FindingKind::RowCount,
-                key.clone(),
+                key.to_string(),
                 format!("{actual} rows, {manifest} says {rows}"),
             );
         }
     }
 
-    // 3. Objects nobody listed.
+    // 4. Objects nobody listed.
+    let listed: BTreeSet<&str> = committed.keys().copied().collect();
     for prefix in ["v1/", "_quarantine/"] {
         for meta in store.list(prefix).await? {
-            if !listed.contains(&meta.key) {
+            if !listed.contains(meta.key.as_str()) {
                 report.add(
                     FindingKind::UnlistedObject,
                     meta.key,
@@ -248,44 +271,30 @@ pub async fn verify(
         }
     }
 
-    // 4. Coverage of the X-Ray windows.
-    let mut windows: Vec<(DateTime<Utc>, DateTime<Utc>, &str)> = chain
-        .iter()
-        .filter(|(_, m, _)| m.kind == ManifestKind::Window && in_range(m))
-        .map(|(k, m, _)| (m.window.start, m.window.end, k.as_str()))
-        .collect();
-    windows.sort();
-    windows.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
-    report.windows = windows.len() as u64;
-    if let Some(first) = windows.first() {
-        let mut covered_to = from.unwrap_or(first.0);
-        for (start, end, key) in &windows {
-            if *start > covered_to {
+    // 5. Days.
+    let sealed = chain.sealed_days();
+    report.sealed_days = sealed.len() as u64;
+    if let (Some(first), Some(last)) = (sealed.keys().next(), sealed.keys().next_back()) {
+        for day in first.iter_days().take_while(|d| d <= last) {
+            if !sealed.contains_key(&day) {
                 report.add(
-                    FindingKind::Gap,
-                    format!("{} to {}", covered_to.to_rfc3339(), start.to_rfc3339()),
-                    format!("no X-Ray window covers this time (next: {key})"),
-                );
-            } else if *start < covered_to && from.is_none_or(|f| *start >= f) {
-                report.add(
-                    FindingKind::Overlap,
-                    key.to_string(),
-                    format!(
-                        "starts at {}, before the previous window ends at {}",
-                        start.to_rfc3339(),
-                        covered_to.to_rfc3339()
-                    ),
+                    FindingKind::MissingDay,
+                    day.to_string(),
+                    "no manifest seals this day: its traces were never archived",
                 );
             }
-            covered_to = covered_to.max(*end);
         }
-        if let Some(t) = to
-            && covered_to < t
-        {
+    }
+    for (key, m, _) in &chain.manifests {
+        if let (Some(day), Some(DayStatus::Expired)) = (m.day, m.status) {
             report.add(
-                FindingKind::Gap,
-                format!("{} to {}", covered_to.to_rfc3339(), t.to_rfc3339()),
-                "no X-Ray window covers this time",
+                FindingKind::ExpiredDay,
+                day.to_string(),
+                format!(
+                    "expired: sealed after X-Ray had begun deleting it ({} traces were still \
+                     there, {key}); the rest are lost",
+                    m.source_traces.unwrap_or(0)
+                ),
             );
         }
     }

@@ -1,8 +1,9 @@
-// The archive pipeline: Object Lock bucket, Athena, Glue, the nightly exporter Lambda, alarms.
-import { Duration, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
+// The archive pipeline: Object Lock bucket, Athena, Glue, the hourly exporter Lambda, alarms.
+import { Annotations, DefaultStackSynthesizer, Duration, Fn, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
 import * as athena from 'aws-cdk-lib/aws-athena';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as events from 'aws-cdk-lib/aws-events';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -13,13 +14,21 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { InfraConfig } from './config';
+import { InfraConfig, SEAL_AFTER_DAYS } from './config';
 import { rustCode } from './lambda-code';
 
 /** CloudWatch namespace of the exporter's Embedded Metric Format lines. */
 export const METRICS_NAMESPACE = 'XrayArchive';
 /** Glue database of the archive tables. */
 export const GLUE_DATABASE = 'xray_archive';
+/** The exporter's key prefix in the bucket (XRAY_ARCHIVE_PREFIX): empty, or ending in `/`. */
+export const ARCHIVE_PREFIX = '';
+/** Key prefixes written once with `If-None-Match: *` and never overwritten or deleted. */
+export const APPEND_ONLY_PREFIXES = ['v1/', '_manifests/', '_quarantine/', '_holds/'];
+/** The only mutable objects: progress and lease records, replaced with If-Match / If-None-Match. */
+export const STATE_PREFIX = '_state/';
+/** Key operations that would make the whole archive unreadable or its protection weaker. */
+export const KEY_DESTRUCTIVE_ACTIONS = ['kms:DisableKey', 'kms:ScheduleKeyDeletion', 'kms:PutKeyPolicy', 'kms:DisableKeyRotation'];
 
 export interface ArchiveStackProps extends StackProps {
   readonly config: InfraConfig;
@@ -41,6 +50,40 @@ export class ArchiveStack extends Stack {
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    // Object Lock keeps every version, but a disabled or deleted key makes all of them
+    // unreadable: deletion by other means. The root statement delegates kms:* to IAM, so any
+    // role with a broad policy could do it; an explicit Deny cannot be outgranted. It excepts
+    // principals by ARN instead of listing the roles to deny, so that roles added later (a
+    // query role, an operator's SSO role) are covered too. The account root is the
+    // break-glass way.
+    const rootArn = `arn:${this.partition}:iam::${this.account}:root`;
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'DenyKeyDestructionExceptRoot',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: KEY_DESTRUCTIVE_ACTIONS.filter((a) => a !== 'kms:PutKeyPolicy'),
+        resources: ['*'],
+        conditions: { ArnNotEquals: { 'aws:PrincipalArn': rootArn } },
+      }),
+    );
+    // PutKeyPolicy also spares the CloudFormation execution role: deployments update this
+    // policy, and KMS rejects a policy that denies its caller PutKeyPolicy (the lockout
+    // safety check), so without the exception no deployment could create or change the key.
+    // A change of this policy therefore goes through a reviewed template.
+    if (!(this.synthesizer instanceof DefaultStackSynthesizer)) {
+      throw new Error('ArchiveStack needs the DefaultStackSynthesizer: the key policy names its CloudFormation execution role');
+    }
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'DenyKeyPolicyChangeExceptRootAndDeployment',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['kms:PutKeyPolicy'],
+        resources: ['*'],
+        conditions: { ArnNotEquals: { 'aws:PrincipalArn': [rootArn, Fn.sub(this.synthesizer.cloudFormationExecutionRoleArn)] } },
+      }),
+    );
 
     const transitions: s3.Transition[] = [
       // Glacier Instant Retrieval stays readable by Athena with no restore: it covers PCI
@@ -75,6 +118,37 @@ export class ArchiveStack extends Stack {
         },
       ],
     });
+
+    const objects = (prefix: string) => this.bucket.arnForObjects(`${ARCHIVE_PREFIX}${prefix}*`);
+    // Append-only by construction, for every principal: Object Lock stops a locked version
+    // from being removed, but not a newer version on top of it (an overwrite) nor a delete
+    // marker, and either would hide the archived bytes from every reader.
+    // CreateMultipartUpload and UploadPart are authorized as s3:PutObject too but take no
+    // conditional header; s3:ObjectCreationOperation is true only for PutObject, CopyObject
+    // and CompleteMultipartUpload, which must carry If-None-Match.
+    this.bucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'DenyUnconditionalWritesToAppendOnlyPrefixes',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['s3:PutObject'],
+        resources: APPEND_ONLY_PREFIXES.map(objects),
+        conditions: {
+          Null: { 's3:if-none-match': 'true' },
+          Bool: { 's3:ObjectCreationOperation': 'true' },
+        },
+      }),
+    );
+    // Lifecycle expiry is S3's own action, not a request, so the policy does not stop it.
+    this.bucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'DenyDeletesOfAppendOnlyPrefixes',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['s3:DeleteObject', 's3:DeleteObjectVersion'],
+        resources: APPEND_ONLY_PREFIXES.map(objects),
+      }),
+    );
 
     const results = new s3.Bucket(this, 'AthenaResults', {
       encryption: s3.BucketEncryption.KMS,
@@ -129,14 +203,11 @@ export class ArchiveStack extends Stack {
       deadLetterQueue: failures,
       environment: {
         XRAY_ARCHIVE_BUCKET: this.bucket.bucketName,
-        XRAY_ARCHIVE_PREFIX: '',
+        XRAY_ARCHIVE_PREFIX: ARCHIVE_PREFIX,
         XRAY_ARCHIVE_RETENTION_YEARS: String(c.retentionYears),
         XRAY_ARCHIVE_LOCK_MODE: c.lockMode,
         XRAY_ARCHIVE_KMS_KEY_ID: key.keyArn,
-        // A window is exported an hour after it ends; the re-sweep then catches segments
-        // that arrive later (X-Ray accepts them for 7 days).
-        XRAY_ARCHIVE_SETTLE_MINUTES: '60',
-        XRAY_ARCHIVE_RESWEEP: 'true',
+        XRAY_ARCHIVE_SEAL_AFTER_DAYS: String(SEAL_AFTER_DAYS),
       },
     });
     this.exporter.addToRolePolicy(
@@ -147,39 +218,44 @@ export class ArchiveStack extends Stack {
         resources: ['*'],
       }),
     );
+    // Only what it writes: `_holds/` belongs to the operators' hold command.
+    const exporterPrefixes = ['v1/', '_manifests/', '_quarantine/', STATE_PREFIX];
+    this.exporter.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadArchive',
+        actions: ['s3:GetObject', 's3:GetObjectVersion', 's3:GetObjectLegalHold', 's3:GetObjectRetention'],
+        resources: exporterPrefixes.map(objects),
+      }),
+    );
     this.exporter.addToRolePolicy(
       new iam.PolicyStatement({
         sid: 'WriteArchive',
         // AbortMultipartUpload: a failed multipart upload of a large part is cleaned up.
-        actions: ['s3:PutObject', 's3:PutObjectRetention', 's3:PutObjectLegalHold', 's3:GetObject', 's3:AbortMultipartUpload'],
-        resources: [this.bucket.arnForObjects('v1/*'), this.bucket.arnForObjects('_manifests/*'), this.bucket.arnForObjects('_state/*'), this.bucket.arnForObjects('_quarantine/*')],
+        actions: ['s3:PutObject', 's3:PutObjectRetention', 's3:PutObjectLegalHold', 's3:AbortMultipartUpload'],
+        resources: exporterPrefixes.map(objects),
       }),
     );
     this.exporter.addToRolePolicy(
-      new iam.PolicyStatement({ sid: 'ListArchive', actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn] }),
+      new iam.PolicyStatement({ sid: 'DeleteState', actions: ['s3:DeleteObject'], resources: [objects(STATE_PREFIX)] }),
     );
     this.exporter.addToRolePolicy(
-      new iam.PolicyStatement({
-        sid: 'RegisterTables',
-        actions: ['glue:GetDatabase', 'glue:GetTable', 'glue:CreateTable', 'glue:UpdateTable', 'athena:StartQueryExecution', 'athena:GetQueryExecution', 'athena:GetQueryResults', 'athena:CreateNamedQuery'],
-        resources: [
-          `arn:${this.partition}:glue:${this.region}:${this.account}:catalog`,
-          `arn:${this.partition}:glue:${this.region}:${this.account}:database/${GLUE_DATABASE}`,
-          `arn:${this.partition}:glue:${this.region}:${this.account}:table/${GLUE_DATABASE}/*`,
-          `arn:${this.partition}:athena:${this.region}:${this.account}:workgroup/${workgroup.name}`,
-        ],
-      }),
+      new iam.PolicyStatement({ sid: 'ListArchive', actions: ['s3:ListBucket', 's3:ListBucketVersions'], resources: [this.bucket.bucketArn] }),
     );
-    key.grantEncryptDecrypt(this.exporter);
-    results.grantReadWrite(this.exporter);
+    // S3 encrypts with the archive key on the exporter's behalf (SSE-KMS, multipart included).
+    this.exporter.addToRolePolicy(
+      new iam.PolicyStatement({ sid: 'UseArchiveKey', actions: ['kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey'], resources: [key.keyArn] }),
+    );
     database.node.addDependency(workgroup);
 
     const scheduleRole = new iam.Role(this, 'ScheduleRole', {
       assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com'),
     });
     this.exporter.grantInvoke(scheduleRole);
-    new scheduler.CfnSchedule(this, 'NightlyExport', {
-      description: 'Nightly X-Ray export, long before the 30-day expiry',
+    // Hourly although a day is sealed once: a backlog (an outage, a first deployment) is
+    // sealed across as many 15-minute runs as it takes, and a run with nothing due only
+    // reads a small state object.
+    new scheduler.CfnSchedule(this, 'HourlyExport', {
+      description: `Hourly X-Ray export: seals each UTC day ${SEAL_AFTER_DAYS} days after it ends, long before the 30-day expiry`,
       scheduleExpression: c.scheduleCron,
       scheduleExpressionTimezone: 'UTC',
       flexibleTimeWindow: { mode: 'OFF' },
@@ -193,7 +269,8 @@ export class ArchiveStack extends Stack {
     failures.grantSendMessages(scheduleRole);
 
     this.alarmTopic = props.alarmTopic ?? alarmTopicFor(this, c);
-    const alarm = (id: string, metric: cloudwatch.IMetric, threshold: number, op: cloudwatch.ComparisonOperator, description: string) => {
+    type AlarmOptions = Partial<Pick<cloudwatch.AlarmProps, 'treatMissingData' | 'evaluationPeriods' | 'datapointsToAlarm'>>;
+    const alarm = (id: string, metric: cloudwatch.IMetric, threshold: number, op: cloudwatch.ComparisonOperator, description: string, options: AlarmOptions = {}) => {
       const a = new cloudwatch.Alarm(this, id, {
         metric,
         threshold,
@@ -201,6 +278,7 @@ export class ArchiveStack extends Stack {
         comparisonOperator: op,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
         alarmDescription: description,
+        ...options,
       });
       a.addAlarmAction(new actions.SnsAction(this.alarmTopic));
       return a;
@@ -209,9 +287,68 @@ export class ArchiveStack extends Stack {
       new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName: name, statistic, period: Duration.hours(1) });
     alarm('ExportErrors', this.exporter.metricErrors({ period: Duration.hours(1) }), 0, cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD, 'The exporter Lambda failed');
     alarm('ExportLag', emf('LagHours', 'Maximum'), c.maxLagHours, cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD, `Export lag above ${c.maxLagHours} hours`);
-    const deadline = alarm('ExpiryDeadline', emf('DaysUntilExpiry', 'Minimum'), 7, cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD, 'Oldest unexported trace expires in X-Ray within 7 days');
+    // Missing data breaches: every run prints the metric, so silence means the exporter is
+    // not running. Two hours, because a run prints when it ends: a short run late in one
+    // hour followed by a long one can leave a single hour without a datapoint.
+    const deadline = alarm('ExpiryDeadline', emf('DaysUntilExpiry', 'Minimum'), 7, cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD, 'Oldest unexported trace expires in X-Ray within 7 days, or the exporter stopped reporting', {
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      evaluationPeriods: 2,
+      datapointsToAlarm: 2,
+    });
     deadline.node.addDependency(this.exporter);
+    alarm('ExpiredDays', emf('ExpiredDays', 'Maximum'), 0, cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD, 'A day was sealed after X-Ray had already deleted some of its traces: they are lost');
     alarm('Throttles', emf('Throttles', 'Sum'), 100, cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD, 'X-Ray throttled the exporter more than 100 times in an hour');
+
+    // Only the root can do these now; whoever does it, on purpose or not, someone should
+    // know at once. DisableKey and ScheduleKeyDeletion take only the key id or its ARN.
+    // CloudTrail hands API calls to EventBridge only while a trail is logging management
+    // events in the account.
+    const keyTampering = new events.Rule(this, 'KeyTamperingAlarm', {
+      description: 'xray-archive: the archive key was disabled or scheduled for deletion',
+      eventPattern: {
+        source: ['aws.kms'],
+        detailType: ['AWS API Call via CloudTrail'],
+        detail: {
+          eventSource: ['kms.amazonaws.com'],
+          eventName: ['DisableKey', 'ScheduleKeyDeletion'],
+          requestParameters: { keyId: [key.keyId, key.keyArn] },
+        },
+      },
+    });
+    // Not targets.SnsTopic: it grants events.amazonaws.com publishing for any rule of any
+    // account; this grant names the rule.
+    keyTampering.addTarget({ bind: () => ({ arn: this.alarmTopic.topicArn }) });
+    const published = [
+      this.alarmTopic.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'EventBridgeKeyTamperingRule',
+          principals: [new iam.ServicePrincipal('events.amazonaws.com')],
+          actions: ['sns:Publish'],
+          resources: [this.alarmTopic.topicArn],
+          conditions: { ArnEquals: { 'aws:SourceArn': keyTampering.ruleArn } },
+        }),
+      ),
+      // A topic policy replaces SNS's default one, whose account-wide grant is what lets
+      // CloudWatch alarms publish: without this statement no alarm would be delivered.
+      this.alarmTopic.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'CloudWatchAlarms',
+          principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+          actions: ['sns:Publish'],
+          resources: [this.alarmTopic.topicArn],
+          conditions: {
+            ArnLike: { 'aws:SourceArn': `arn:${this.partition}:cloudwatch:${this.region}:${this.account}:alarm:*` },
+            StringEquals: { 'aws:SourceAccount': this.account },
+          },
+        }),
+      ),
+    ];
+    if (published.some((r) => !r.statementAdded)) {
+      Annotations.of(this).addWarningV2(
+        'xray-archive:alarm-topic-policy',
+        `The alarm topic is not managed by this stack: its policy must let events.amazonaws.com (rule ${keyTampering.node.path}) and cloudwatch.amazonaws.com publish.`,
+      );
+    }
   }
 }
 

@@ -10,7 +10,7 @@ export interface InfraConfig {
   readonly retentionYears: number;
   /** COMPLIANCE: nobody, root included, can shorten retention or delete. GOVERNANCE: holders of s3:BypassGovernanceRetention can. */
   readonly lockMode: LockMode;
-  /** EventBridge Scheduler cron for the nightly export, in UTC. */
+  /** EventBridge Scheduler expression of the export (default hourly; a cron is read in UTC). */
   readonly scheduleCron: string;
   /** Email address subscribed to alarms (optional). */
   readonly alarmEmail?: string;
@@ -18,7 +18,10 @@ export interface InfraConfig {
   readonly alarmTopicArn?: string;
   /** Move archive objects to Glacier Deep Archive after this many days; 0 disables it. */
   readonly deepArchiveAfterDays: number;
-  /** Alarm when the export lags behind by more than this many hours (well under 30 days). */
+  /**
+   * Alarm when the export lags behind by more than this many hours. The lag is at least
+   * SEAL_AFTER_DAYS by design, so the threshold must be above it, and well under 30 days.
+   */
   readonly maxLagHours: number;
   /** Athena per-query scan cutoff in bytes. */
   readonly athenaBytesScannedCutoff: number;
@@ -34,6 +37,13 @@ export interface InfraConfig {
 
 const PREFIX = 'xray-archive:';
 
+/**
+ * A UTC day is sealed (exported once, never rewritten) this many days after it ends: X-Ray
+ * accepts segments up to 7 days late, plus a day of margin. X-Ray keeps traces 30 days, so
+ * about 21 days remain to catch up after an outage.
+ */
+export const SEAL_AFTER_DAYS = 8;
+
 export function readConfig(node: Node, baseDir: string): InfraConfig {
   const get = (key: string) => node.tryGetContext(PREFIX + key);
   const num = (key: string, min: number, max: number): number => {
@@ -47,11 +57,13 @@ export function readConfig(node: Node, baseDir: string): InfraConfig {
   if (lockMode !== 'COMPLIANCE' && lockMode !== 'GOVERNANCE') {
     throw new Error(`context ${PREFIX}lockMode must be COMPLIANCE or GOVERNANCE, got ${lockMode}`);
   }
-  const maxLagHours = num('maxLagHours', 1, 24 * 20);
+  // Until the next day is sealed the watermark trails by up to SEAL_AFTER_DAYS + 1 days: a
+  // lower threshold would keep the lag alarm on for good.
+  const maxLagHours = num('maxLagHours', (SEAL_AFTER_DAYS + 2) * 24, 24 * 20);
   return {
     retentionYears: num('retentionYears', 1, 100),
     lockMode,
-    scheduleCron: String(get('scheduleCron') ?? 'cron(30 2 * * ? *)'),
+    scheduleCron: String(get('scheduleCron') ?? 'rate(1 hour)'),
     alarmEmail: get('alarmEmail') || undefined,
     alarmTopicArn: get('alarmTopicArn') || undefined,
     deepArchiveAfterDays: num('deepArchiveAfterDays', 0, 36500),

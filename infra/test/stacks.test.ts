@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { App } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { buildApp } from '../bin/app';
 
 /** A built Lambda artifact tree (a bootstrap per function), as the Rust build leaves it. */
@@ -30,7 +30,7 @@ function synth(context: Record<string, unknown> = {}) {
     },
   });
   const { archive, payments } = buildApp(app, path.join(__dirname, '..'));
-  return { archive: Template.fromStack(archive), payments: Template.fromStack(payments) };
+  return { archive: Template.fromStack(archive), payments: Template.fromStack(payments), archiveStack: archive };
 }
 
 const { archive, payments } = synth();
@@ -38,6 +38,40 @@ const DAYS = 7 * 366;
 
 function statements(t: Template): any[] {
   return Object.values(t.findResources('AWS::IAM::Policy')).flatMap((p: any) => p.Properties.PolicyDocument.Statement);
+}
+
+/** The logical id of the only resource of `type` matching `props`. */
+function logicalId(t: Template, type: string, props: any = {}): string {
+  const ids = Object.keys(t.findResources(type, props));
+  assert.equal(ids.length, 1, `one ${type} matching ${JSON.stringify(props)}, found ${ids}`);
+  return ids[0];
+}
+
+const BUCKET = logicalId(archive, 'AWS::S3::Bucket', { Properties: { ObjectLockEnabled: true } });
+const KEY = logicalId(archive, 'AWS::KMS::Key');
+/** The template's ARN of the archive objects under `prefix`. */
+const objects = (prefix: string) => ({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [BUCKET, 'Arn'] }, `/${prefix}*`]] });
+const APPEND_ONLY = ['v1/', '_manifests/', '_quarantine/', '_holds/'];
+const ROOT = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::', { Ref: 'AWS::AccountId' }, ':root']] };
+
+/** The statements of the policies attached to the exporter Lambda's role. */
+function exporterStatements(): any[] {
+  const fn = Object.values(archive.findResources('AWS::Lambda::Function', { Properties: { Handler: 'bootstrap' } })) as any[];
+  assert.equal(fn.length, 1);
+  const role = fn[0].Properties.Role['Fn::GetAtt'][0];
+  const policies = Object.values(archive.findResources('AWS::IAM::Policy')).filter((p: any) =>
+    p.Properties.Roles.some((r: any) => r.Ref === role),
+  ) as any[];
+  assert.ok(policies.length > 0, 'the exporter role has a policy');
+  return policies.flatMap((p) => p.Properties.PolicyDocument.Statement);
+}
+
+function bucketPolicyStatement(sid: string): any {
+  const policy = Object.values(archive.findResources('AWS::S3::BucketPolicy', { Properties: { Bucket: { Ref: BUCKET } } })) as any[];
+  assert.equal(policy.length, 1);
+  const s = policy[0].Properties.PolicyDocument.Statement.find((x: any) => x.Sid === sid);
+  assert.ok(s, `bucket policy statement ${sid}`);
+  return s;
 }
 
 test('archive bucket: versioned, Object Lock COMPLIANCE for 7 years, KMS, private', () => {
@@ -61,8 +95,10 @@ test('every bucket is private and refuses plain HTTP', () => {
   const policies = Object.values(archive.findResources('AWS::S3::BucketPolicy')) as any[];
   assert.equal(policies.length, Object.keys(buckets).length);
   for (const p of policies) {
-    const deny = p.Properties.PolicyDocument.Statement.find((s: any) => s.Effect === 'Deny');
-    assert.deepEqual(deny.Condition, { Bool: { 'aws:SecureTransport': 'false' } });
+    const tls = p.Properties.PolicyDocument.Statement.filter(
+      (s: any) => s.Effect === 'Deny' && s.Action === 's3:*' && JSON.stringify(s.Condition) === JSON.stringify({ Bool: { 'aws:SecureTransport': 'false' } }),
+    );
+    assert.equal(tls.length, 1, `TLS-only statement in ${JSON.stringify(p.Properties.Bucket)}`);
   }
 });
 
@@ -104,7 +140,7 @@ test('Athena: results bucket expires, workgroup enforces encryption and a scan c
   archive.hasResourceProperties('AWS::Glue::Database', { DatabaseInput: { Name: 'xray_archive', Description: Match.anyValue() } });
 });
 
-test('exporter Lambda: provided.al2023 on x86_64, one at a time, nightly schedule, failure queue', () => {
+test('exporter Lambda: provided.al2023 on x86_64, one at a time, hourly schedule, failure queue', () => {
   archive.hasResourceProperties('AWS::Lambda::Function', {
     Runtime: 'provided.al2023',
     Architectures: ['x86_64'],
@@ -114,11 +150,36 @@ test('exporter Lambda: provided.al2023 on x86_64, one at a time, nightly schedul
     MemorySize: 1024,
     DeadLetterConfig: { TargetArn: Match.anyValue() },
   });
+  archive.resourceCountIs('AWS::Scheduler::Schedule', 1);
   archive.hasResourceProperties('AWS::Scheduler::Schedule', {
-    ScheduleExpression: 'cron(30 2 * * ? *)',
+    ScheduleExpression: 'rate(1 hour)',
     ScheduleExpressionTimezone: 'UTC',
-    Target: Match.objectLike({ DeadLetterConfig: { Arn: Match.anyValue() }, RetryPolicy: { MaximumRetryAttempts: 2 } }),
+    FlexibleTimeWindow: { Mode: 'OFF' },
+    Target: Match.objectLike({
+      Arn: { 'Fn::GetAtt': [logicalId(archive, 'AWS::Lambda::Function', { Properties: { Handler: 'bootstrap' } }), 'Arn'] },
+      DeadLetterConfig: { Arn: Match.anyValue() },
+      RetryPolicy: { MaximumRetryAttempts: 2 },
+    }),
   });
+  const custom = synth({ 'xray-archive:scheduleCron': 'rate(2 hours)' }).archive;
+  custom.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(2 hours)' });
+});
+
+test('exporter environment: days are sealed 8 days after they end; no window, settle or re-sweep settings', () => {
+  const fns = Object.values(archive.findResources('AWS::Lambda::Function', { Properties: { Handler: 'bootstrap' } })) as any[];
+  const env = fns[0].Properties.Environment.Variables;
+  assert.equal(env.XRAY_ARCHIVE_SEAL_AFTER_DAYS, '8');
+  for (const gone of ['XRAY_ARCHIVE_SETTLE_MINUTES', 'XRAY_ARCHIVE_RESWEEP', 'XRAY_ARCHIVE_WINDOW_MINUTES']) {
+    assert.equal(env[gone], undefined, `${gone} is no longer set`);
+  }
+  assert.deepEqual(Object.keys(env).sort(), [
+    'XRAY_ARCHIVE_BUCKET', 'XRAY_ARCHIVE_KMS_KEY_ID', 'XRAY_ARCHIVE_LOCK_MODE', 'XRAY_ARCHIVE_PREFIX', 'XRAY_ARCHIVE_RETENTION_YEARS', 'XRAY_ARCHIVE_SEAL_AFTER_DAYS',
+  ]);
+  assert.deepEqual(env.XRAY_ARCHIVE_BUCKET, { Ref: BUCKET });
+  assert.equal(env.XRAY_ARCHIVE_PREFIX, '');
+  assert.equal(env.XRAY_ARCHIVE_RETENTION_YEARS, '7');
+  assert.equal(env.XRAY_ARCHIVE_LOCK_MODE, 'COMPLIANCE');
+  assert.deepEqual(env.XRAY_ARCHIVE_KMS_KEY_ID, { 'Fn::GetAtt': [KEY, 'Arn'] });
 });
 
 test('IAM: least privilege, no wildcard actions, archive writes only on archive prefixes', () => {
@@ -132,11 +193,9 @@ test('IAM: least privilege, no wildcard actions, archive writes only on archive 
   }
   const write = statements(archive).find((s) => s.Sid === 'WriteArchive');
   assert.ok(write, 'archive write statement');
-  assert.deepEqual([...write.Action].sort(), ['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject', 's3:PutObjectLegalHold', 's3:PutObjectRetention']);
-  const resources = JSON.stringify(write.Resource);
-  for (const prefix of ['/v1/*', '/_manifests/*', '/_state/*', '/_quarantine/*']) {
-    assert.ok(resources.includes(prefix), `${prefix} in ${resources}`);
-  }
+  assert.deepEqual([...write.Action].sort(), ['s3:AbortMultipartUpload', 's3:PutObject', 's3:PutObjectLegalHold', 's3:PutObjectRetention']);
+  // `_holds/` is written by the operators' hold command, not by the exporter.
+  assert.deepEqual(write.Resource, ['v1/', '_manifests/', '_quarantine/', '_state/'].map(objects));
   for (const s of statements(archive)) {
     const acts: string[] = [].concat(s.Action);
     if (acts.some((a) => a.startsWith('s3:Put'))) {
@@ -152,12 +211,193 @@ test('IAM: least privilege, no wildcard actions, archive writes only on archive 
 
 test('archive alarms: errors, lag, days to expiry, throttles', () => {
   archive.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Errors', Namespace: 'AWS/Lambda', Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' });
-  archive.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'LagHours', Namespace: 'XrayArchive', Threshold: 72 });
+  archive.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'LagHours', Namespace: 'XrayArchive', Threshold: 240 });
   archive.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'DaysUntilExpiry', Threshold: 7, ComparisonOperator: 'LessThanThreshold' });
   archive.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Throttles', Namespace: 'XrayArchive' });
   for (const a of Object.values(archive.findResources('AWS::CloudWatch::Alarm')) as any[]) {
     assert.equal(a.Properties.AlarmActions.length, 1);
   }
+});
+
+test('archive bucket policy: PutObject and CompleteMultipartUpload under append-only prefixes need If-None-Match, for everyone', () => {
+  const s = bucketPolicyStatement('DenyUnconditionalWritesToAppendOnlyPrefixes');
+  assert.deepEqual(s, {
+    Sid: 'DenyUnconditionalWritesToAppendOnlyPrefixes',
+    Effect: 'Deny',
+    Principal: { AWS: '*' },
+    Action: 's3:PutObject',
+    Resource: APPEND_ONLY.map(objects),
+    // ObjectCreationOperation exempts CreateMultipartUpload and UploadPart, which carry no
+    // conditional header; without it no multipart upload could start.
+    Condition: { Null: { 's3:if-none-match': 'true' }, Bool: { 's3:ObjectCreationOperation': 'true' } },
+  });
+  assert.ok(!JSON.stringify(s.Resource).includes('_state'), '_state/ keeps If-Match replacements');
+});
+
+test('archive bucket policy: nobody deletes under append-only prefixes; the exporter deletes only _state/', () => {
+  assert.deepEqual(bucketPolicyStatement('DenyDeletesOfAppendOnlyPrefixes'), {
+    Sid: 'DenyDeletesOfAppendOnlyPrefixes',
+    Effect: 'Deny',
+    Principal: { AWS: '*' },
+    Action: ['s3:DeleteObject', 's3:DeleteObjectVersion'],
+    Resource: APPEND_ONLY.map(objects),
+  });
+  const deletes = exporterStatements().filter((s) => [].concat(s.Action).some((a: string) => a.startsWith('s3:Delete')));
+  assert.equal(deletes.length, 1);
+  assert.deepEqual(deletes[0], { Sid: 'DeleteState', Effect: 'Allow', Action: 's3:DeleteObject', Resource: objects('_state/') });
+  // No statement of any role grants deletes anywhere else in the archive.
+  for (const s of statements(archive)) {
+    if (s.Effect === 'Allow' && [].concat(s.Action).some((a: string) => a.startsWith('s3:Delete'))) {
+      assert.deepEqual(s.Resource, objects('_state/'));
+    }
+  }
+});
+
+test('exporter role: no Glue or Athena rights, only X-Ray reads, the archive bucket, its key and the failure queue', () => {
+  const all = exporterStatements();
+  const actions = all.flatMap((s) => [].concat(s.Action)) as string[];
+  for (const a of actions) {
+    assert.ok(!a.startsWith('glue:') && !a.startsWith('athena:'), `unused right ${a}`);
+  }
+  assert.deepEqual([...new Set(actions)].sort(), [
+    'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey',
+    's3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:GetObjectLegalHold', 's3:GetObjectRetention', 's3:GetObjectVersion',
+    's3:ListBucket', 's3:ListBucketVersions', 's3:PutObject', 's3:PutObjectLegalHold', 's3:PutObjectRetention',
+    'sqs:SendMessage',
+    'xray:BatchGetTraces', 'xray:GetTraceSegmentDestination', 'xray:GetTraceSummaries',
+  ]);
+  const results = logicalId(archive, 'AWS::S3::Bucket', { Properties: { ObjectLockEnabled: Match.absent() } });
+  assert.ok(!JSON.stringify(all).includes(results), 'no access to the Athena results bucket');
+  const kms = all.filter((s) => [].concat(s.Action).some((a: string) => a.startsWith('kms:')));
+  assert.deepEqual(kms, [{ Sid: 'UseArchiveKey', Effect: 'Allow', Action: ['kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey'], Resource: { 'Fn::GetAtt': [KEY, 'Arn'] } }]);
+  const list = all.find((s) => s.Sid === 'ListArchive');
+  assert.deepEqual(list.Resource, { 'Fn::GetAtt': [BUCKET, 'Arn'] });
+});
+
+test('KMS key policy: only the root may disable, delete or stop rotating the key; the deployment may also update its policy', () => {
+  const statement = (sid: string) => {
+    const key = Object.values(archive.findResources('AWS::KMS::Key')) as any[];
+    const s = key[0].Properties.KeyPolicy.Statement.find((x: any) => x.Sid === sid);
+    assert.ok(s, `key policy statement ${sid}`);
+    return s;
+  };
+  assert.deepEqual(statement('DenyKeyDestructionExceptRoot'), {
+    Sid: 'DenyKeyDestructionExceptRoot',
+    Effect: 'Deny',
+    Principal: { AWS: '*' },
+    Action: ['kms:DisableKey', 'kms:ScheduleKeyDeletion', 'kms:DisableKeyRotation'],
+    Resource: '*',
+    Condition: { ArnNotEquals: { 'aws:PrincipalArn': ROOT } },
+  });
+  assert.deepEqual(statement('DenyKeyPolicyChangeExceptRootAndDeployment'), {
+    Sid: 'DenyKeyPolicyChangeExceptRootAndDeployment',
+    Effect: 'Deny',
+    Principal: { AWS: '*' },
+    Action: 'kms:PutKeyPolicy',
+    Resource: '*',
+    Condition: {
+      ArnNotEquals: {
+        'aws:PrincipalArn': [ROOT, { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/cdk-hnb659fds-cfn-exec-role-${AWS::AccountId}-${AWS::Region}' }],
+      },
+    },
+  });
+  // No role of either stack is granted any of these, let alone excepted from the Deny.
+  for (const s of [...statements(archive), ...statements(payments)]) {
+    for (const a of [].concat(s.Action) as string[]) {
+      assert.ok(!['kms:DisableKey', 'kms:ScheduleKeyDeletion', 'kms:PutKeyPolicy', 'kms:DisableKeyRotation'].includes(a), `${a} granted`);
+    }
+  }
+});
+
+test('key tampering: DisableKey or ScheduleKeyDeletion of the archive key notifies the alarm topic, which lets this rule publish', () => {
+  const topic = logicalId(archive, 'AWS::SNS::Topic');
+  const rule = logicalId(archive, 'AWS::Events::Rule');
+  archive.hasResourceProperties('AWS::Events::Rule', {
+    State: 'ENABLED',
+    EventPattern: {
+      source: ['aws.kms'],
+      'detail-type': ['AWS API Call via CloudTrail'],
+      detail: {
+        eventSource: ['kms.amazonaws.com'],
+        eventName: ['DisableKey', 'ScheduleKeyDeletion'],
+        requestParameters: { keyId: [{ Ref: KEY }, { 'Fn::GetAtt': [KEY, 'Arn'] }] },
+      },
+    },
+    Targets: [{ Arn: { Ref: topic }, Id: Match.anyValue() }],
+  });
+  archive.hasResourceProperties('AWS::SNS::TopicPolicy', {
+    Topics: [{ Ref: topic }],
+    PolicyDocument: {
+      Statement: Match.arrayWith([
+        {
+          Sid: 'EventBridgeKeyTamperingRule',
+          Effect: 'Allow',
+          Principal: { Service: 'events.amazonaws.com' },
+          Action: 'sns:Publish',
+          Resource: { Ref: topic },
+          Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [rule, 'Arn'] } } },
+        },
+      ]),
+    },
+  });
+});
+
+test('alarm topic: its policy lets CloudWatch alarms of this account publish; an external topic gets a warning', () => {
+  const topic = logicalId(archive, 'AWS::SNS::Topic');
+  archive.hasResourceProperties('AWS::SNS::TopicPolicy', {
+    Topics: [{ Ref: topic }],
+    PolicyDocument: {
+      Statement: Match.arrayWith([
+        Match.objectLike({
+          Effect: 'Allow',
+          Principal: { Service: 'cloudwatch.amazonaws.com' },
+          Action: 'sns:Publish',
+          Condition: {
+            ArnLike: { 'aws:SourceArn': { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':cloudwatch:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':alarm:*']] } },
+            StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+          },
+        }),
+      ]),
+    },
+  });
+  Annotations.fromStack(synth().archiveStack).hasNoWarning('*', Match.stringLikeRegexp('alarm topic is not managed'));
+  const existing = synth({ 'xray-archive:alarmTopicArn': 'arn:aws:sns:us-east-1:123456789012:oncall' });
+  existing.archive.hasResourceProperties('AWS::Events::Rule', { Targets: [Match.objectLike({ Arn: 'arn:aws:sns:us-east-1:123456789012:oncall' })] });
+  Annotations.fromStack(existing.archiveStack).hasWarning('*', Match.stringLikeRegexp('events.amazonaws.com .* and cloudwatch.amazonaws.com'));
+});
+
+test('deadline alarms: ExpiryDeadline breaches when the exporter stops reporting; ExpiredDays on any lost day', () => {
+  archive.hasResourceProperties('AWS::CloudWatch::Alarm', {
+    MetricName: 'DaysUntilExpiry',
+    Namespace: 'XrayArchive',
+    Statistic: 'Minimum',
+    Threshold: 7,
+    ComparisonOperator: 'LessThanThreshold',
+    TreatMissingData: 'breaching',
+    EvaluationPeriods: 2,
+    DatapointsToAlarm: 2,
+  });
+  archive.hasResourceProperties('AWS::CloudWatch::Alarm', {
+    MetricName: 'ExpiredDays',
+    Namespace: 'XrayArchive',
+    Statistic: 'Maximum',
+    Period: 3600,
+    Threshold: 0,
+    ComparisonOperator: 'GreaterThanThreshold',
+    EvaluationPeriods: 1,
+    AlarmActions: [{ Ref: logicalId(archive, 'AWS::SNS::Topic') }],
+  });
+  const byMetric = Object.fromEntries(
+    (Object.values(archive.findResources('AWS::CloudWatch::Alarm')) as any[]).map((a) => [a.Properties.MetricName, a.Properties.TreatMissingData]),
+  );
+  assert.deepEqual(byMetric, {
+    Errors: 'notBreaching', LagHours: 'notBreaching', DaysUntilExpiry: 'breaching', ExpiredDays: 'notBreaching', Throttles: 'notBreaching',
+  });
+});
+
+test('the lag alarm threshold must exceed the seal delay', () => {
+  assert.throws(() => synth({ 'xray-archive:maxLagHours': 72 }), /maxLagHours must be a number from 240 to 480/);
+  synth({ 'xray-archive:maxLagHours': 300 }).archive.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'LagHours', Threshold: 300 });
 });
 
 test('payment core: traced API Gateway and Lambdas, DynamoDB, queue with DLQ', () => {

@@ -1,11 +1,103 @@
 //! Trace sources: where segment documents come from.
+//!
+//! A [`TraceSource`] answers by trace-id time: which traces started in a range, and their
+//! documents. The sealing logic ([`crate::seal`]) depends on that alone, so it is tested
+//! with the in-memory [`MemorySource`] as well as against X-Ray in the emulator.
 
 pub mod files;
 pub mod xray;
 
 pub use files::{FileSource, read_input};
 
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
 use schema::input::InputItem;
+
+use crate::error::Result;
+
+/// Where a day's traces are fetched from while it is sealed.
+pub trait TraceSource: Send + Sync {
+    /// A short name recorded in manifests (`xray`).
+    fn name(&self) -> &'static str;
+
+    /// The ids of traces whose id time is in `[start, end)`, sorted and distinct.
+    fn list(
+        &self,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<String>>> + Send;
+
+    /// Every document of `ids`, in any order.
+    fn fetch(&self, ids: &[String]) -> impl Future<Output = Result<Vec<SourceItem>>> + Send;
+}
+
+/// Documents held in memory, answering like X-Ray by trace-id time: for tests of sealing.
+#[derive(Debug, Clone, Default)]
+pub struct MemorySource {
+    /// `(trace id, document text)`; the trace id decides the time.
+    pub documents: Vec<(String, String)>,
+    /// Only traces whose id time is at or after this are still held (X-Ray's 30 days).
+    pub holds_since: Option<DateTime<Utc>>,
+}
+
+impl MemorySource {
+    /// A source of these documents; each one's trace id is read from its text (documents
+    /// without one are kept under an empty id and never listed).
+    pub fn of(texts: impl IntoIterator<Item = String>) -> Self {
+        let documents = texts
+            .into_iter()
+            .map(|t| {
+                let id = serde_json::from_str::<serde_json::Value>(&t)
+                    .ok()
+                    .and_then(|v| v.get("trace_id")?.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                (id, t)
+            })
+            .collect();
+        Self {
+            documents,
+            holds_since: None,
+        }
+    }
+}
+
+impl TraceSource for MemorySource {
+    fn name(&self) -> &'static str {
+        "memory"
+    }
+
+    async fn list(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<Vec<String>> {
+        let from = start.max(self.holds_since.unwrap_or(start)).timestamp();
+        let mut ids: Vec<String> = self
+            .documents
+            .iter()
+            .filter(|(id, _)| {
+                schema::trace_epoch(id).is_some_and(|t| t >= from && t < end.timestamp())
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    async fn fetch(&self, ids: &[String]) -> Result<Vec<SourceItem>> {
+        Ok(self
+            .documents
+            .iter()
+            .filter(|(id, _)| ids.contains(id))
+            .map(|(id, text)| SourceItem {
+                item: SourceContent::Document {
+                    text: text.clone(),
+                    limit_exceeded: None,
+                },
+                source: "memory".into(),
+                location: id.clone(),
+            })
+            .collect())
+    }
+}
 
 /// One item a source produced, with where it came from.
 #[derive(Debug, Clone, PartialEq)]

@@ -300,3 +300,17 @@ impl XRaySource {
 fn to_smithy(t: ChronoTime<Utc>) -> DateTime {
     DateTime::from_millis(t.timestamp_millis())
 }
+
+impl super::TraceSource for XRaySource {
+    fn name(&self) -> &'static str {
+        "xray"
+    }
+
+    async fn list(&self, start: ChronoTime<Utc>, end: ChronoTime<Utc>) -> Result<Vec<String>> {
+        XRaySource::list(self, start, end, RangeType::TraceId).await
+    }
+
+    async fn fetch(&self, ids: &[String]) -> Result<Vec<SourceItem>> {
+        XRaySource::fetch(self, ids).await
+    }
+}

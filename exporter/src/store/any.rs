@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 
-use super::{ArchiveStore, LocalDirStore, ObjectMeta, S3Options, S3Store};
+use super::{ArchiveStore, LocalDirStore, ObjectMeta, ObjectVersion, S3Options, S3Store, Stored};
 use crate::error::Result;
 
 /// A local directory or an S3 prefix.
@@ -27,60 +27,46 @@ impl AnyStore {
     }
 }
 
+/// Calls the same method on whichever store this is.
+macro_rules! each {
+    ($self:ident, $s:ident => $call:expr) => {
+        match $self {
+            AnyStore::Local($s) => $call,
+            AnyStore::S3($s) => $call,
+        }
+    };
+}
+
 impl ArchiveStore for AnyStore {
     fn location(&self) -> String {
-        match self {
-            Self::Local(s) => s.location(),
-            Self::S3(s) => s.location(),
-        }
+        each!(self, s => s.location())
     }
 
-    async fn put(&self, key: &str, bytes: Bytes) -> Result<()> {
-        match self {
-            Self::Local(s) => s.put(key, bytes).await,
-            Self::S3(s) => s.put(key, bytes).await,
-        }
+    async fn create(&self, key: &str, bytes: Bytes, years: Option<u32>) -> Result<Option<String>> {
+        each!(self, s => s.create(key, bytes, years).await)
     }
 
-    async fn get(&self, key: &str) -> Result<Option<Bytes>> {
-        match self {
-            Self::Local(s) => s.get(key).await,
-            Self::S3(s) => s.get(key).await,
-        }
+    async fn read(&self, key: &str, version_id: Option<&str>) -> Result<Option<Stored>> {
+        each!(self, s => s.read(key, version_id).await)
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
-        match self {
-            Self::Local(s) => s.list(prefix).await,
-            Self::S3(s) => s.list(prefix).await,
-        }
+        each!(self, s => s.list(prefix).await)
     }
 
-    async fn get_tagged(&self, key: &str) -> Result<Option<(Bytes, String)>> {
-        match self {
-            Self::Local(s) => s.get_tagged(key).await,
-            Self::S3(s) => s.get_tagged(key).await,
-        }
+    async fn list_versions(&self, prefix: &str) -> Result<Vec<ObjectVersion>> {
+        each!(self, s => s.list_versions(prefix).await)
     }
 
     async fn put_if(&self, key: &str, bytes: Bytes, expect: Option<&str>) -> Result<String> {
-        match self {
-            Self::Local(s) => s.put_if(key, bytes, expect).await,
-            Self::S3(s) => s.put_if(key, bytes, expect).await,
-        }
+        each!(self, s => s.put_if(key, bytes, expect).await)
     }
 
-    async fn put_retained(&self, key: &str, bytes: Bytes, years: u32) -> Result<()> {
-        match self {
-            Self::Local(s) => s.put_retained(key, bytes, years).await,
-            Self::S3(s) => s.put_retained(key, bytes, years).await,
-        }
+    async fn delete_state(&self, key: &str) -> Result<()> {
+        each!(self, s => s.delete_state(key).await)
     }
 
-    async fn set_legal_hold(&self, key: &str, on: bool) -> Result<()> {
-        match self {
-            Self::Local(s) => s.set_legal_hold(key, on).await,
-            Self::S3(s) => s.set_legal_hold(key, on).await,
-        }
+    async fn set_legal_hold(&self, key: &str, version_id: Option<&str>, on: bool) -> Result<()> {
+        each!(self, s => s.set_legal_hold(key, version_id, on).await)
     }
 }

@@ -1,31 +1,49 @@
-//! One conformance test run against every store implementation (the local directory in
-//! unit tests, S3 against the emulator in the end-to-end tests).
+//! One conformance test run against every store implementation (the local directory and
+//! memory in unit tests, S3 against the emulator in the end-to-end tests).
 
 use bytes::Bytes;
 
-use super::ArchiveStore;
+use super::{ArchiveStore, get, put_once};
+use crate::Error;
 
-/// Put, get, replace, list by prefix, and key checks: what every store must do alike.
+/// Create-only writes, reads, listing by prefix, versions and key checks: what every store
+/// must do alike.
 pub async fn put_get_list(store: &impl ArchiveStore) {
-    const A0: &str = "v1/a/dt=2024-01-01/part-00.parquet";
-    let put = |key: &'static str, bytes: &'static [u8]| store.put(key, Bytes::from_static(bytes));
-    assert_eq!(store.get(A0).await.unwrap(), None);
-    put(A0, b"one").await.unwrap();
-    put("v1/a/dt=2024-01-02/part-05.parquet", b"two!")
+    const A0: &str = "v1/a/dt=2024-01-01/part-0000.parquet";
+    let put = |key: &'static str, bytes: &'static [u8]| {
+        put_once(store, key, Bytes::from_static(bytes), None)
+    };
+    assert_eq!(get(store, A0).await.unwrap(), None);
+    let first = put(A0, b"one").await.unwrap();
+    assert!(!first.existed);
+    put("v1/a/dt=2024-01-02/part-0005.parquet", b"two!")
         .await
         .unwrap();
-    put("v1/b/dt=2024-01-01/part-00.parquet", b"b")
+    put("v1/b/dt=2024-01-01/part-0000.parquet", b"b")
         .await
         .unwrap();
     assert_eq!(
-        store.get(A0).await.unwrap(),
+        get(store, A0).await.unwrap(),
         Some(Bytes::from_static(b"one"))
     );
-    // Replacing is atomic and complete.
-    put(A0, b"uno").await.unwrap();
+    // The same bytes again: an idempotent success, nothing written.
+    let again = put(A0, b"one").await.unwrap();
+    assert!(again.existed);
+    assert_eq!(again.version_id, first.version_id);
+    // Other bytes: refused, naming the key; the stored object is untouched.
+    let other = put(A0, b"uno").await;
+    assert!(
+        matches!(&other, Err(Error::AlreadyArchived { key, .. }) if key == A0),
+        "{other:?}"
+    );
     assert_eq!(
-        store.get(A0).await.unwrap(),
-        Some(Bytes::from_static(b"uno"))
+        get(store, A0).await.unwrap(),
+        Some(Bytes::from_static(b"one"))
+    );
+    let created = store.create(A0, Bytes::from_static(b"one"), None).await;
+    assert!(
+        matches!(created, Err(Error::Conflict { .. })),
+        "{created:?}"
     );
     let listed: Vec<(String, u64)> = store
         .list("v1/a/")
@@ -37,36 +55,51 @@ pub async fn put_get_list(store: &impl ArchiveStore) {
     assert_eq!(
         listed,
         vec![
-            ("v1/a/dt=2024-01-01/part-00.parquet".to_string(), 3),
-            ("v1/a/dt=2024-01-02/part-05.parquet".to_string(), 4),
+            ("v1/a/dt=2024-01-01/part-0000.parquet".to_string(), 3),
+            ("v1/a/dt=2024-01-02/part-0005.parquet".to_string(), 4),
         ]
     );
     assert_eq!(store.list("v1/a/dt=2024-01-02").await.unwrap().len(), 1);
     assert_eq!(store.list("v1/").await.unwrap().len(), 3);
     assert!(store.list("v9/").await.unwrap().is_empty());
+    // Exactly one version of each key, none a delete marker.
+    let versions = store.list_versions("v1/").await.unwrap();
+    assert_eq!(versions.len(), 3, "{versions:?}");
+    assert!(versions.iter().all(|v| v.is_latest && !v.delete_marker));
+    let v = &versions[0];
+    let read = store
+        .read(&v.key, v.version_id.as_deref())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.bytes, Bytes::from_static(b"one"));
     for bad in ["", "/abs", "a/../b", "a//b"] {
         assert!(
-            store.put(bad, Bytes::new()).await.is_err(),
+            store.create(bad, Bytes::new(), None).await.is_err(),
             "{bad:?} accepted"
         );
     }
 }
 
-/// Conditional writes: create-if-absent, replace-if-unchanged, and refusal otherwise.
+/// Conditional writes of `_state/`: create-if-absent, replace-if-unchanged, refusal
+/// otherwise; and no mutable write or delete ever reaches evidence.
 pub async fn conditional_put(store: &impl ArchiveStore) {
     const K: &str = "_state/conformance.json";
-    assert_eq!(store.get_tagged(K).await.unwrap(), None);
+    assert_eq!(store.read(K, None).await.unwrap(), None);
     let t1 = store
         .put_if(K, Bytes::from_static(b"1"), None)
         .await
         .unwrap();
     let again = store.put_if(K, Bytes::from_static(b"1'"), None).await;
     assert!(
-        matches!(again, Err(crate::Error::Conflict { .. })),
+        matches!(again, Err(Error::Conflict { .. })),
         "create-if-absent over an existing object: {again:?}"
     );
-    let (bytes, tag) = store.get_tagged(K).await.unwrap().unwrap();
-    assert_eq!((bytes.as_ref(), tag.as_str()), (&b"1"[..], t1.as_str()));
+    let stored = store.read(K, None).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.bytes.as_ref(), stored.tag.as_str()),
+        (&b"1"[..], t1.as_str())
+    );
     let t2 = store
         .put_if(K, Bytes::from_static(b"2"), Some(&t1))
         .await
@@ -75,8 +108,21 @@ pub async fn conditional_put(store: &impl ArchiveStore) {
     // A writer still holding the first tag loses.
     let stale = store.put_if(K, Bytes::from_static(b"3"), Some(&t1)).await;
     assert!(
-        matches!(stale, Err(crate::Error::Conflict { .. })),
+        matches!(stale, Err(Error::Conflict { .. })),
         "replace with a stale tag: {stale:?}"
     );
-    assert_eq!(store.get(K).await.unwrap(), Some(Bytes::from_static(b"2")));
+    assert_eq!(get(store, K).await.unwrap(), Some(Bytes::from_static(b"2")));
+    store.delete_state(K).await.unwrap();
+    assert_eq!(get(store, K).await.unwrap(), None);
+    for evidence in [
+        "v1/spans/dt=2024-01-01/part-0000.parquet",
+        "_manifests/0000000001.json",
+        "_quarantine/x.raw",
+        "_holds/x.json",
+    ] {
+        let put = store.put_if(evidence, Bytes::from_static(b"x"), None).await;
+        assert!(matches!(put, Err(Error::AppendOnly { .. })), "{put:?}");
+        let del = store.delete_state(evidence).await;
+        assert!(matches!(del, Err(Error::AppendOnly { .. })), "{del:?}");
+    }
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 use tracing::instrument;
 
-use super::{ArchiveStore, ObjectMeta, check_key};
+use super::{ArchiveStore, ObjectMeta, ObjectVersion, Stored, check_key, check_mutable};
 use crate::error::{Error, Result};
 
 /// Staging directory for atomic writes. Athena and Hive skip names starting with `_`, and
@@ -40,33 +40,32 @@ impl LocalDirStore {
         &self.root
     }
 
-    /// Deletes the file at `key`, unless the holds log holds it (a legal hold outlives any
-    /// retention rule). Deleting what is not there is not an error.
-    pub async fn delete(&self, key: &str) -> Result<()> {
-        let path = self.path_of(key)?;
-        let log = crate::holds::read_log(self).await?;
-        if let Some(payment) = crate::holds::held_objects(&log).get(key) {
-            return Err(Error::Held {
-                key: key.to_owned(),
-                payment_id: payment.clone(),
-            });
-        }
-        match std::fs::remove_file(&path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(source) => Err(Error::Put {
-                key: key.to_owned(),
-                source,
-            }),
-        }
-    }
-
     fn path_of(&self, key: &str) -> Result<PathBuf> {
         check_key(key)?;
         Ok(self.root.join(key))
     }
 
-    fn put_sync(&self, key: &str, bytes: &[u8]) -> Result<()> {
+    /// Writes `bytes` to a durable staging file and returns its path.
+    fn stage(&self, key: &str, bytes: &[u8]) -> Result<PathBuf> {
+        let err = |source| Error::Put {
+            key: key.to_owned(),
+            source,
+        };
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let tmp = self
+            .root
+            .join(STAGING_DIR)
+            .join(format!("{}-{n}.tmp", std::process::id()));
+        let mut f = std::fs::File::create(&tmp).map_err(err)?;
+        f.write_all(bytes).map_err(err)?;
+        // Durable before visible: a crash after the link must not expose an empty file.
+        f.sync_all().map_err(err)?;
+        Ok(tmp)
+    }
+
+    /// Creates `key` only if absent: a hard link from the staging file fails when the name
+    /// exists, atomically, so two writers can never both create it and nothing is replaced.
+    fn create_sync(&self, key: &str, bytes: &[u8]) -> Result<()> {
         let path = self.path_of(key)?;
         let err = |source| Error::Put {
             key: key.to_owned(),
@@ -75,16 +74,29 @@ impl LocalDirStore {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(err)?;
         }
-        let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        let tmp = self
-            .root
-            .join(STAGING_DIR)
-            .join(format!("{}-{n}.tmp", std::process::id()));
-        let mut f = std::fs::File::create(&tmp).map_err(err)?;
-        f.write_all(bytes).map_err(err)?;
-        // Durable before visible: a crash after the rename must not expose an empty file.
-        f.sync_all().map_err(err)?;
-        drop(f);
+        let tmp = self.stage(key, bytes)?;
+        let linked = std::fs::hard_link(&tmp, &path);
+        let _ = std::fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(Error::Conflict {
+                key: key.to_owned(),
+            }),
+            Err(e) => Err(err(e)),
+        }
+    }
+
+    /// Replaces a `_state/` file atomically (staging file, then rename).
+    fn replace_sync(&self, key: &str, bytes: &[u8]) -> Result<()> {
+        let path = self.path_of(key)?;
+        let err = |source| Error::Put {
+            key: key.to_owned(),
+            source,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(err)?;
+        }
+        let tmp = self.stage(key, bytes)?;
         std::fs::rename(&tmp, &path).map_err(err)?;
         Ok(())
     }
@@ -142,15 +154,20 @@ impl ArchiveStore for LocalDirStore {
     }
 
     #[instrument(skip(self, bytes), fields(size = bytes.len()))]
-    async fn put(&self, key: &str, bytes: Bytes) -> Result<()> {
-        self.put_sync(key, &bytes)
+    async fn create(&self, key: &str, bytes: Bytes, _years: Option<u32>) -> Result<Option<String>> {
+        self.create_sync(key, &bytes)?;
+        Ok(None)
     }
 
     #[instrument(skip(self))]
-    async fn get(&self, key: &str) -> Result<Option<Bytes>> {
+    async fn read(&self, key: &str, _version_id: Option<&str>) -> Result<Option<Stored>> {
         let path = self.path_of(key)?;
         match std::fs::read(&path) {
-            Ok(b) => Ok(Some(Bytes::from(b))),
+            Ok(b) => Ok(Some(Stored {
+                tag: content_tag(&b),
+                bytes: Bytes::from(b),
+                version_id: None,
+            })),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(source) => Err(Error::Get {
                 key: key.to_owned(),
@@ -164,16 +181,37 @@ impl ArchiveStore for LocalDirStore {
         self.list_sync(prefix)
     }
 
-    async fn get_tagged(&self, key: &str) -> Result<Option<(Bytes, String)>> {
-        Ok(self.get(key).await?.map(|b| {
-            let tag = content_tag(&b);
-            (b, tag)
-        }))
+    /// A directory keeps no versions: each file is its one version.
+    async fn list_versions(&self, prefix: &str) -> Result<Vec<ObjectVersion>> {
+        Ok(self
+            .list_sync(prefix)?
+            .into_iter()
+            .map(|m| ObjectVersion {
+                key: m.key,
+                version_id: None,
+                size: m.size,
+                is_latest: true,
+                delete_marker: false,
+            })
+            .collect())
+    }
+
+    async fn delete_state(&self, key: &str) -> Result<()> {
+        check_mutable(key)?;
+        match std::fs::remove_file(self.path_of(key)?) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(Error::Put {
+                key: key.to_owned(),
+                source,
+            }),
+        }
     }
 
     /// Compare-and-swap under an exclusive lock on `_tmp/conditional.lock`, which every
     /// process writing this archive shares; the tag is the content's SHA-256.
     async fn put_if(&self, key: &str, bytes: Bytes, expect: Option<&str>) -> Result<String> {
+        check_mutable(key)?;
         let err = |source| Error::Put {
             key: key.to_owned(),
             source,
@@ -185,13 +223,13 @@ impl ArchiveStore for LocalDirStore {
             .open(self.root.join(STAGING_DIR).join("conditional.lock"))
             .map_err(err)?;
         lock.lock().map_err(err)?;
-        let current = self.get(key).await?.map(|b| content_tag(&b));
+        let current = self.read(key, None).await?.map(|s| s.tag);
         if current.as_deref() != expect {
             return Err(Error::Conflict {
                 key: key.to_owned(),
             });
         }
-        self.put_sync(key, &bytes)?;
+        self.replace_sync(key, &bytes)?;
         drop(lock);
         Ok(content_tag(&bytes))
     }

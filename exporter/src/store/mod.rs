@@ -1,4 +1,12 @@
 //! Archive stores: where parts, manifests and quarantined inputs are kept.
+//!
+//! Every write says its mode, as object_store names them:
+//! - evidence (everything under `v1/`, `_manifests/`, `_quarantine/`, `_holds/`) is written
+//!   with [`ArchiveStore::create`], `PutMode::Create`: only if the key is absent. Through
+//!   [`put_once`], a key that exists with the same bytes is an idempotent success and one
+//!   with other bytes an error naming the key. Nothing ever replaces or deletes evidence.
+//! - the progress and lease records under `_state/` are replaced with
+//!   [`ArchiveStore::put_if`], `PutMode::Update(tag)`: only if unchanged since read.
 
 mod any;
 mod local;
@@ -8,13 +16,14 @@ mod s3;
 pub use any::AnyStore;
 pub use local::LocalDirStore;
 pub use memory::MemoryStore;
-pub use s3::{LockMode, ObjectLock, S3Options, S3Store, data_day, parse_s3_url};
+pub use s3::{LockMode, ObjectLock, S3Options, S3Store, parse_s3_url};
 
 use std::future::Future;
 
 use bytes::Bytes;
+use sha2::{Digest, Sha256};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// One object in a store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,31 +34,80 @@ pub struct ObjectMeta {
     pub size: u64,
 }
 
+/// One version of an object, as a version listing shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectVersion {
+    /// Key relative to the archive root.
+    pub key: String,
+    /// The store's version id (S3 on a versioned bucket); `None` where there are none.
+    pub version_id: Option<String>,
+    /// Size in bytes (0 for a delete marker).
+    pub size: u64,
+    /// The version a plain read returns.
+    pub is_latest: bool,
+    /// A delete marker rather than content.
+    pub delete_marker: bool,
+}
+
+/// An object as read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// Its bytes.
+    pub bytes: Bytes,
+    /// The version read, where the store keeps versions.
+    pub version_id: Option<String>,
+    /// The tag a later [`ArchiveStore::put_if`] compares against.
+    pub tag: String,
+}
+
+/// What a create-only write left in the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    /// The version now stored, where the store keeps versions.
+    pub version_id: Option<String>,
+    /// The key already held these very bytes (a re-run): nothing was written.
+    pub existed: bool,
+}
+
 /// A place that keeps archive objects under `/`-separated keys.
 ///
-/// Shaped to fit object stores: whole-object put and get, prefix listing. A put is atomic:
-/// a reader sees the old object or the new one, never a half-written one.
+/// Shaped to fit object stores: whole-object writes and reads, prefix listing, versions. A
+/// write is atomic: a reader sees no object or the whole one, never a half-written one.
 pub trait ArchiveStore: Send + Sync {
     /// Where the store is, for messages (`/data/archive`, `s3://bucket/prefix`).
     fn location(&self) -> String;
 
-    /// Writes `bytes` at `key`, replacing any object there, atomically.
-    fn put(&self, key: &str, bytes: Bytes) -> impl Future<Output = Result<()>> + Send;
+    /// Creates `key` with `bytes` only if no object is there (`If-None-Match: *` on S3, a
+    /// create-new file locally), retained `years` after the day of its data where the store
+    /// enforces retention (S3 Object Lock; `None`: the store's default). Returns the version
+    /// id, or [`Error::Conflict`] when the key exists.
+    fn create(
+        &self,
+        key: &str,
+        bytes: Bytes,
+        years: Option<u32>,
+    ) -> impl Future<Output = Result<Option<String>>> + Send;
 
-    /// Reads the object at `key`, or `None` when there is none.
-    fn get(&self, key: &str) -> impl Future<Output = Result<Option<Bytes>>> + Send;
+    /// Reads `key` (the given version of it), or `None` when there is none.
+    fn read(
+        &self,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> impl Future<Output = Result<Option<Stored>>> + Send;
 
     /// Lists objects whose key starts with `prefix`, sorted by key.
     fn list(&self, prefix: &str) -> impl Future<Output = Result<Vec<ObjectMeta>>> + Send;
 
-    /// Reads the object at `key` with its version tag, for a later [`put_if`](Self::put_if).
-    fn get_tagged(&self, key: &str)
-    -> impl Future<Output = Result<Option<(Bytes, String)>>> + Send;
+    /// Lists every version of every object under `prefix`, delete markers included, sorted
+    /// by key. A store without versions lists each object once.
+    fn list_versions(
+        &self,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<ObjectVersion>>> + Send;
 
-    /// Writes `bytes` at `key` only if the object is still as the caller saw it: absent when
+    /// Replaces a `_state/` object only if it is still as the caller saw it: absent when
     /// `expect` is `None`, or carrying the tag `expect`. Returns the new tag, or
-    /// [`Error::Conflict`](crate::Error::Conflict) when someone else wrote first. Two
-    /// writers racing from the same state can never both succeed.
+    /// [`Error::Conflict`] when someone else wrote first. Refuses append-only keys.
     fn put_if(
         &self,
         key: &str,
@@ -57,26 +115,71 @@ pub trait ArchiveStore: Send + Sync {
         expect: Option<&str>,
     ) -> impl Future<Output = Result<String>> + Send;
 
-    /// Writes `bytes` at `key` like [`put`](Self::put), retained `years` after the day of
-    /// its data where the store enforces retention (S3 Object Lock); a retention policy
-    /// decides the years from the rows inside.
-    fn put_retained(
+    /// Deletes a `_state/` object (absent is fine). Refuses append-only keys.
+    fn delete_state(&self, key: &str) -> impl Future<Output = Result<()>> + Send;
+
+    /// Turns the legal hold on one version of `key` on or off. Stores without holds of
+    /// their own (a local directory, memory) rely on the holds log alone, which
+    /// [`crate::holds`] always writes.
+    fn set_legal_hold(
         &self,
         key: &str,
-        bytes: Bytes,
-        years: u32,
+        version_id: Option<&str>,
+        on: bool,
     ) -> impl Future<Output = Result<()>> + Send {
-        let _ = years;
-        self.put(key, bytes)
-    }
-
-    /// Turns the legal hold on the object at `key` on or off. Stores without holds of their
-    /// own (a local directory, memory) rely on the holds log alone, which
-    /// [`crate::holds`] always writes.
-    fn set_legal_hold(&self, key: &str, on: bool) -> impl Future<Output = Result<()>> + Send {
-        let _ = (key, on);
+        let _ = (key, version_id, on);
         async { Ok(()) }
     }
+}
+
+/// Reads the current bytes of `key`.
+pub async fn get(store: &impl ArchiveStore, key: &str) -> Result<Option<Bytes>> {
+    Ok(store.read(key, None).await?.map(|s| s.bytes))
+}
+
+/// Writes evidence exactly once: creates `key`, and when it already exists compares the
+/// stored bytes' SHA-256 with ours. Equal is an idempotent success (a re-run after a crash);
+/// different is [`Error::AlreadyArchived`], naming the key. Never replaces anything.
+pub async fn put_once(
+    store: &impl ArchiveStore,
+    key: &str,
+    bytes: Bytes,
+    years: Option<u32>,
+) -> Result<Written> {
+    match store.create(key, bytes.clone(), years).await {
+        Ok(version_id) => Ok(Written {
+            version_id,
+            existed: false,
+        }),
+        Err(Error::Conflict { .. }) => {
+            let Some(stored) = store.read(key, None).await? else {
+                // Created and gone again: only a delete, which our code never does.
+                return Err(Error::Conflict {
+                    key: key.to_owned(),
+                });
+            };
+            let ours = sha256_hex(&bytes);
+            let theirs = sha256_hex(&stored.bytes);
+            if ours == theirs {
+                Ok(Written {
+                    version_id: stored.version_id,
+                    existed: true,
+                })
+            } else {
+                Err(Error::AlreadyArchived {
+                    key: key.to_owned(),
+                    stored: theirs,
+                    ours,
+                })
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// SHA-256 of `bytes`, hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
 }
 
 /// Rejects keys that are empty, absolute, or climb out of the root.
@@ -88,7 +191,18 @@ pub(crate) fn check_key(key: &str) -> Result<()> {
             .split('/')
             .any(|p| p.is_empty() || p == "." || p == "..");
     if bad {
-        return Err(crate::error::Error::InvalidKey {
+        return Err(Error::InvalidKey {
+            key: key.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// Rejects keys the mutable paths (`put_if`, `delete_state`) must never touch.
+pub(crate) fn check_mutable(key: &str) -> Result<()> {
+    check_key(key)?;
+    if schema::v1::is_append_only(key) {
+        return Err(Error::AppendOnly {
             key: key.to_owned(),
         });
     }

@@ -1,11 +1,12 @@
 //! The S3 store: the archive in a bucket under Object Lock, through `aws-sdk-s3`.
 //!
-//! Every object is written with a SHA-256 checksum that S3 verifies, and with Object Lock
-//! retention: retain-until is the day of the data (the `dt=` of the key, or the month of a
-//! `payment_index` part) plus the retention period, so a trace is kept for the full period
-//! after it happened however late it was archived. Large parts go up as multipart uploads.
-//! The checkpoint is written with `If-Match` / `If-None-Match`, so two exporters can never
-//! both advance it.
+//! Evidence is created with `If-None-Match: *` (on PutObject, and on
+//! CompleteMultipartUpload for large parts), so S3 itself refuses a second version of a
+//! key; the bucket policy in `infra/` denies any PutObject there without it. Every object
+//! carries a SHA-256 checksum that S3 verifies, and Object Lock retention: retain-until is
+//! the day of the data (the `dt=` or `day=` of the key) plus the retention period, so a
+//! trace is kept for the full period after it happened however late it was archived.
+//! `_state/` records are written with `If-Match` / `If-None-Match` and never locked.
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::ProvideErrorMetadata;
@@ -19,7 +20,7 @@ use bytes::Bytes;
 use chrono::{Months, NaiveDate, Utc};
 use tracing::instrument;
 
-use super::{ArchiveStore, ObjectMeta, check_key};
+use super::{ArchiveStore, ObjectMeta, ObjectVersion, Stored, check_key, check_mutable};
 use crate::error::{Error, Result};
 use crate::retry::{PaceConfig, Pacer, aws_error};
 
@@ -63,28 +64,12 @@ impl ObjectLock {
 
     /// Retain-until for `key`: the day of its data plus the retention years.
     pub fn retain_until(&self, key: &str) -> chrono::DateTime<Utc> {
-        let day = data_day(key).unwrap_or_else(|| Utc::now().date_naive());
+        let day = schema::v1::day_of_key(key).unwrap_or_else(|| Utc::now().date_naive());
         let until = day
             .checked_add_months(Months::new(12 * self.years))
             .unwrap_or(NaiveDate::MAX);
         until.and_hms_opt(0, 0, 0).expect("midnight").and_utc()
     }
-}
-
-/// The day an object's data belongs to: `dt=YYYY-MM-DD`, or the last day of the month of a
-/// `part-YYYY-MM` payment index part. Other objects (manifests, quarantine) have none.
-pub fn data_day(key: &str) -> Option<NaiveDate> {
-    if let Some(dt) = key.split('/').find_map(|p| p.strip_prefix("dt=")) {
-        return NaiveDate::parse_from_str(dt, "%Y-%m-%d").ok();
-    }
-    let month = key
-        .rsplit('/')
-        .next()?
-        .strip_prefix("part-")?
-        .strip_suffix(".parquet")?;
-    let first = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").ok()?;
-    let next = first.checked_add_months(Months::new(1))?;
-    next.pred_opt()
 }
 
 /// Settings of an S3 archive.
@@ -194,6 +179,15 @@ impl S3Store {
         })
     }
 
+    /// The key prefix of the archive root in the bucket, with its trailing slash.
+    fn root(&self) -> String {
+        if self.prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", self.prefix)
+        }
+    }
+
     fn target(&self, key: &str) -> String {
         format!("s3://{}/{key}", self.bucket)
     }
@@ -207,20 +201,23 @@ impl S3Store {
         })
     }
 
+    /// PutObject (multipart above the threshold for evidence), conditional on `if_match`
+    /// or `if_none_match`. `lock`: Object Lock retention for `years` (evidence); `_state/`
+    /// records are never locked. Returns the ETag and the version id.
     async fn put_object(
         &self,
         key: &str,
         bytes: Bytes,
         if_match: Option<&str>,
         if_none_match: bool,
-        years: Option<u32>,
-    ) -> Result<String> {
+        lock: Option<ObjectLock>,
+    ) -> Result<(String, Option<String>)> {
         let full = self.full_key(key)?;
-        if bytes.len() >= self.options.multipart_threshold && if_match.is_none() && !if_none_match {
-            return self.put_multipart(key, &full, bytes, years).await;
+        if bytes.len() >= self.options.multipart_threshold && if_match.is_none() && if_none_match
+        {
+            return self.put_multipart(key, &full, bytes, lock).await;
         }
         let checksum = sha256_base64(&bytes);
-        let lock = self.lock_for(years);
         let out = self
             .pacer
             .call("PutObject", || {
@@ -242,7 +239,10 @@ impl S3Store {
             })
             .await;
         match out {
-            Ok(out) => Ok(out.e_tag().unwrap_or_default().to_owned()),
+            Ok(out) => Ok((
+                out.e_tag().unwrap_or_default().to_owned(),
+                out.version_id().map(str::to_owned),
+            )),
             Err(e) if is_precondition(&e) => Err(Error::Conflict {
                 key: key.to_owned(),
             }),
@@ -257,9 +257,8 @@ impl S3Store {
         key: &str,
         full: &str,
         bytes: Bytes,
-        years: Option<u32>,
-    ) -> Result<String> {
-        let lock = self.lock_for(years);
+        lock: Option<ObjectLock>,
+    ) -> Result<(String, Option<String>)> {
         let created = self
             .pacer
             .call("CreateMultipartUpload", || {
@@ -276,7 +275,7 @@ impl S3Store {
         let upload_id = created.upload_id().unwrap_or_default().to_owned();
         let result = self.upload_parts(key, full, &upload_id, &bytes, lock).await;
         match result {
-            Ok(etag) => Ok(etag),
+            Ok(done) => Ok(done),
             Err(e) => {
                 let _ = self
                     .client
@@ -298,7 +297,7 @@ impl S3Store {
         upload_id: &str,
         bytes: &Bytes,
         lock: Option<ObjectLock>,
-    ) -> Result<String> {
+    ) -> Result<(String, Option<String>)> {
         let mut parts = Vec::new();
         let size = self.options.part_size.max(5 << 20);
         for (i, start) in (0..bytes.len()).step_by(size).enumerate() {
@@ -341,10 +340,21 @@ impl S3Store {
                     .key(full)
                     .upload_id(upload_id)
                     .multipart_upload(done.clone())
+                    // Create-only for multipart uploads too: the completion is refused when
+                    // the key exists.
+                    .if_none_match("*")
                     .send()
             })
-            .await
-            .map_err(|e| aws_error("S3", "CompleteMultipartUpload", self.target(full), &e))?;
+            .await;
+        let out = match out {
+            Ok(out) => out,
+            Err(e) if is_precondition(&e) => {
+                return Err(Error::Conflict {
+                    key: key.to_owned(),
+                });
+            }
+            Err(e) => return Err(aws_error("S3", "CompleteMultipartUpload", self.target(full), &e)),
+        };
         // The retention was requested at CreateMultipartUpload; it is set again on the
         // completed version, so it holds even where a store (moto, some S3-compatible ones)
         // ignores lock headers on multipart uploads. Setting the same retention is a no-op.
@@ -366,7 +376,10 @@ impl S3Store {
                 .await
                 .map_err(|e| aws_error("S3", "PutObjectRetention", self.target(full), &e))?;
         }
-        Ok(out.e_tag().unwrap_or_default().to_owned())
+        Ok((
+            out.e_tag().unwrap_or_default().to_owned(),
+            out.version_id().map(str::to_owned),
+        ))
     }
 }
 
@@ -414,21 +427,14 @@ impl ArchiveStore for S3Store {
     }
 
     #[instrument(skip(self, bytes), fields(size = bytes.len()))]
-    async fn put(&self, key: &str, bytes: Bytes) -> Result<()> {
-        self.put_object(key, bytes, None, false, None)
-            .await
-            .map(|_| ())
-    }
-
-    #[instrument(skip(self, bytes), fields(size = bytes.len()))]
-    async fn put_retained(&self, key: &str, bytes: Bytes, years: u32) -> Result<()> {
-        self.put_object(key, bytes, None, false, Some(years))
-            .await
-            .map(|_| ())
+    async fn create(&self, key: &str, bytes: Bytes, years: Option<u32>) -> Result<Option<String>> {
+        let lock = self.lock_for(years);
+        let written = self.put_object(key, bytes, None, true, lock).await;
+        written.map(|(_, version)| version)
     }
 
     #[instrument(skip(self))]
-    async fn set_legal_hold(&self, key: &str, on: bool) -> Result<()> {
+    async fn set_legal_hold(&self, key: &str, version_id: Option<&str>, on: bool) -> Result<()> {
         use aws_sdk_s3::types::{ObjectLockLegalHold, ObjectLockLegalHoldStatus};
         let full = self.full_key(key)?;
         let status = if on {
@@ -442,6 +448,7 @@ impl ArchiveStore for S3Store {
                     .put_object_legal_hold()
                     .bucket(&self.bucket)
                     .key(&full)
+                    .set_version_id(version_id.map(str::to_owned))
                     .legal_hold(
                         ObjectLockLegalHold::builder()
                             .status(status.clone())
@@ -454,12 +461,8 @@ impl ArchiveStore for S3Store {
         Ok(())
     }
 
-    async fn get(&self, key: &str) -> Result<Option<Bytes>> {
-        Ok(self.get_tagged(key).await?.map(|(b, _)| b))
-    }
-
     #[instrument(skip(self))]
-    async fn get_tagged(&self, key: &str) -> Result<Option<(Bytes, String)>> {
+    async fn read(&self, key: &str, version_id: Option<&str>) -> Result<Option<Stored>> {
         let full = self.full_key(key)?;
         let out = self
             .pacer
@@ -468,6 +471,7 @@ impl ArchiveStore for S3Store {
                     .get_object()
                     .bucket(&self.bucket)
                     .key(&full)
+                    .set_version_id(version_id.map(str::to_owned))
                     .send()
             })
             .await;
@@ -476,9 +480,14 @@ impl ArchiveStore for S3Store {
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
                 return Ok(None);
             }
+            // A read of the current version of a key whose latest version is a delete marker.
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => {
+                return Ok(None);
+            }
             Err(e) => return Err(aws_error("S3", "GetObject", self.target(&full), &e)),
         };
         let tag = out.e_tag().unwrap_or_default().to_owned();
+        let version = out.version_id().map(str::to_owned);
         let bytes = out.body.collect().await.map_err(|e| Error::Aws {
             service: "S3",
             operation: "GetObject",
@@ -487,16 +496,87 @@ impl ArchiveStore for S3Store {
             message: format!("reading the body: {e}"),
             retriable: true,
         })?;
-        Ok(Some((bytes.into_bytes(), tag)))
+        Ok(Some(Stored {
+            bytes: bytes.into_bytes(),
+            version_id: version,
+            tag,
+        }))
+    }
+
+    #[instrument(skip(self))]
+    async fn list_versions(&self, prefix: &str) -> Result<Vec<ObjectVersion>> {
+        let root = self.root();
+        let mut out = Vec::new();
+        let mut key_marker: Option<String> = None;
+        let mut version_marker: Option<String> = None;
+        loop {
+            let page = self
+                .pacer
+                .call("ListObjectVersions", || {
+                    self.client
+                        .list_object_versions()
+                        .bucket(&self.bucket)
+                        .prefix(format!("{root}{prefix}"))
+                        .set_key_marker(key_marker.clone())
+                        .set_version_id_marker(version_marker.clone())
+                        .send()
+                })
+                .await
+                .map_err(|e| aws_error("S3", "ListObjectVersions", self.target(&root), &e))?;
+            for v in page.versions() {
+                let Some(key) = v.key().and_then(|k| k.strip_prefix(&root)) else {
+                    continue;
+                };
+                out.push(ObjectVersion {
+                    key: key.to_owned(),
+                    version_id: v.version_id().map(str::to_owned),
+                    size: v.size().unwrap_or(0).max(0) as u64,
+                    is_latest: v.is_latest().unwrap_or(false),
+                    delete_marker: false,
+                });
+            }
+            for m in page.delete_markers() {
+                let Some(key) = m.key().and_then(|k| k.strip_prefix(&root)) else {
+                    continue;
+                };
+                out.push(ObjectVersion {
+                    key: key.to_owned(),
+                    version_id: m.version_id().map(str::to_owned),
+                    size: 0,
+                    is_latest: m.is_latest().unwrap_or(false),
+                    delete_marker: true,
+                });
+            }
+            if page.is_truncated() != Some(true) {
+                break;
+            }
+            key_marker = page.next_key_marker().map(str::to_owned);
+            version_marker = page.next_version_id_marker().map(str::to_owned);
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    #[instrument(skip(self))]
+    async fn delete_state(&self, key: &str) -> Result<()> {
+        check_mutable(key)?;
+        let full = self.full_key(key)?;
+        self.pacer
+            .call("DeleteObject", || {
+                self.client
+                    .delete_object()
+                    .bucket(&self.bucket)
+                    .key(&full)
+                    .send()
+            })
+            .await
+            .map_err(|e| aws_error("S3", "DeleteObject", self.target(&full), &e))?;
+        Ok(())
     }
 
     #[instrument(skip(self))]
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
-        let root = if self.prefix.is_empty() {
-            String::new()
-        } else {
-            format!("{}/", self.prefix)
-        };
+        let root = self.root();
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -531,14 +611,16 @@ impl ArchiveStore for S3Store {
     }
 
     async fn put_if(&self, key: &str, bytes: Bytes, expect: Option<&str>) -> Result<String> {
+        check_mutable(key)?;
         let written = self
             .put_object(key, bytes.clone(), expect, expect.is_none(), None)
-            .await;
+            .await
+            .map(|(tag, _)| tag);
         match written {
             // A retried write that S3 had in fact applied fails its own precondition the
             // second time: if the object now holds exactly our bytes, the write was ours.
-            Err(Error::Conflict { .. }) => match self.get_tagged(key).await? {
-                Some((now, tag)) if now == bytes && self.stats().transient > 0 => Ok(tag),
+            Err(Error::Conflict { .. }) => match self.read(key, None).await? {
+                Some(now) if now.bytes == bytes && self.stats().transient > 0 => Ok(now.tag),
                 _ => Err(Error::Conflict {
                     key: key.to_owned(),
                 }),
@@ -556,12 +638,12 @@ mod tests {
     fn retention_runs_from_the_day_of_the_data() {
         let lock = ObjectLock::DEFAULT;
         assert_eq!(
-            lock.retain_until("v1/spans/dt=2026-03-04/part-05.parquet")
+            lock.retain_until("v1/spans/dt=2026-03-04/part-0000.parquet")
                 .to_rfc3339(),
             "2033-03-04T00:00:00+00:00"
         );
         assert_eq!(
-            lock.retain_until("v1/payment_index/bucket=07/part-2024-02.parquet")
+            lock.retain_until("v1/payment_index/day=2024-02-29/part-0000.parquet")
                 .to_rfc3339(),
             // 2024-02-29 plus seven years: no 29 February in 2031.
             "2031-02-28T00:00:00+00:00"

@@ -1,29 +1,56 @@
-//! The archive layout (a public contract): where each table's parts live.
+//! The archive layout (a public contract): where every object lives, and what its key says.
 //!
 //! ```text
-//! <root>/v1/<table>/dt=YYYY-MM-DD/part-HH.parquet          segments, spans, traces
-//! <root>/v1/payment_index/bucket=NN/part-YYYY-MM.parquet   payment_index
-//! <root>/_quarantine/<sha256-prefix>.json / .raw            rejected inputs
+//! <root>/v1/<table>/dt=YYYY-MM-DD/part-NNNN.parquet   segments, spans, traces
+//! <root>/v1/payment_index/day=YYYY-MM-DD/part-NNNN.parquet
+//! <root>/_manifests/NNNNNNNNNN.json                    one per sealed day or import: the commit
+//! <root>/_quarantine/<sha256-prefix>.json / .raw       rejected inputs
+//! <root>/_holds/<time>-<payment>-<action>.json         the legal-hold log
+//! <root>/_state/                                       progress and lease (the only mutable keys)
 //! ```
 //!
-//! `dt` and `HH` come from the trace id's epoch, so every segment of a trace lands in the
-//! same part whenever it arrives, and re-archiving a window rewrites the same keys.
+//! Every key outside `_state/` is written exactly once and never replaced. A day is sealed
+//! once; a later file import of the same day adds parts with the next free numbers.
+//! `dt` comes from the trace id's epoch, so every segment of a trace lands in the same
+//! partition whenever it arrives. `payment_index` names its partition `day`: its rows carry
+//! `dt` as a DATE column already, and a partition column may not share a data column's name
+//! (Athena and DataFusion both refuse the table).
 
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 
 use super::tables::{SCHEMA_VERSION, Table};
-use crate::ids::TracePlacement;
 
-/// Number of `payment_index` buckets. Part of the layout: changing it is a new version.
+/// Number of payment-id hash buckets (the payment index's roll-up tiers use them).
 pub const PAYMENT_BUCKETS: u32 = 64;
 
 /// Prefix of quarantined inputs.
 pub const QUARANTINE_PREFIX: &str = "_quarantine/";
 
-/// The `payment_index` bucket of a payment id: CRC-32 (IEEE) of its UTF-8 bytes, mod 64.
+/// Prefix of manifests: the commit records, one per sealed day or import.
+pub const MANIFEST_PREFIX: &str = "_manifests/";
+
+/// Prefix of the legal-hold log.
+pub const HOLDS_PREFIX: &str = "_holds/";
+
+/// Prefix of the mutable progress and lease records: the only keys ever replaced.
+pub const STATE_PREFIX: &str = "_state/";
+
+/// Prefixes whose objects are written exactly once and never replaced or deleted.
+pub const APPEND_ONLY_PREFIXES: [&str; 4] = ["v1/", MANIFEST_PREFIX, QUARANTINE_PREFIX, HOLDS_PREFIX];
+
+/// True when `key` may never be replaced or deleted.
 ///
-/// Athena computes the same value with `crc32(to_utf8(payment_id)) % 64`, so a query can
-/// name the one bucket it needs.
+/// ```
+/// assert!(schema::v1::is_append_only("v1/spans/dt=2026-03-02/part-0000.parquet"));
+/// assert!(!schema::v1::is_append_only("_state/progress.json"));
+/// ```
+pub fn is_append_only(key: &str) -> bool {
+    APPEND_ONLY_PREFIXES.iter().any(|p| key.starts_with(p))
+}
+
+/// The payment-id bucket: CRC-32 (IEEE) of its UTF-8 bytes, mod 64.
+///
+/// Athena computes the same value with `crc32(to_utf8(payment_id)) % 64`.
 ///
 /// ```
 /// assert_eq!(schema::v1::payment_bucket("pay_abc123"), crc32fast::hash(b"pay_abc123") % 64);
@@ -32,59 +59,82 @@ pub fn payment_bucket(payment_id: &str) -> u32 {
     crc32fast::hash(payment_id.as_bytes()) % PAYMENT_BUCKETS
 }
 
-/// Key of the hourly part of `table` (segments, spans or traces) for a placement.
-///
-/// ```
-/// use schema::{TracePlacement, v1::{Table, part_key}};
-/// let p = TracePlacement::of("1-5f2aebcc-b475d14618c51eaa28753d37").unwrap();
-/// assert_eq!(part_key(Table::Spans, &p), "v1/spans/dt=2020-08-05/part-17.parquet");
-/// ```
-pub fn part_key(table: Table, placement: &TracePlacement) -> String {
-    debug_assert!(table != Table::PaymentIndex, "payment_index is bucketed");
-    format!(
-        "{SCHEMA_VERSION}/{}/{}/part-{:02}.parquet",
-        table.name(),
-        placement.partition(),
-        placement.hour
-    )
-}
-
-/// One `payment_index` part: a bucket and the calendar month of the traces' `dt`.
+/// One Parquet part: a table, a day and a part number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct PaymentIndexPart {
-    /// `payment_bucket` of the payment ids in the part.
-    pub bucket: u32,
-    /// Year of the traces' `dt`.
-    pub year: i32,
-    /// Month (1-12) of the traces' `dt`.
-    pub month: u32,
+pub struct PartKey {
+    /// The table.
+    pub table: Table,
+    /// The UTC day of its traces (`dt`).
+    pub dt: NaiveDate,
+    /// Its number within the day, from 0.
+    pub number: u32,
 }
 
-impl PaymentIndexPart {
-    /// The part holding `payment_id` for a trace in partition `dt`.
-    pub fn of(payment_id: &str, dt: NaiveDate) -> Self {
-        Self {
-            bucket: payment_bucket(payment_id),
-            year: dt.year(),
-            month: dt.month(),
-        }
-    }
-
+impl PartKey {
     /// The part's object key.
     ///
     /// ```
-    /// let p = schema::v1::PaymentIndexPart { bucket: 7, year: 2026, month: 3 };
-    /// assert_eq!(p.key(), "v1/payment_index/bucket=07/part-2026-03.parquet");
+    /// use schema::v1::{PartKey, Table};
+    /// let dt = chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
+    /// let p = PartKey { table: Table::Spans, dt, number: 0 };
+    /// assert_eq!(p.key(), "v1/spans/dt=2026-03-02/part-0000.parquet");
+    /// assert_eq!(PartKey::parse(&p.key()), Some(p));
     /// ```
     pub fn key(&self) -> String {
-        format!(
-            "{SCHEMA_VERSION}/{}/bucket={:02}/part-{:04}-{:02}.parquet",
-            Table::PaymentIndex.name(),
-            self.bucket,
-            self.year,
-            self.month
-        )
+        format!("{}part-{:04}.parquet", day_prefix(self.table, self.dt), self.number)
     }
+
+    /// Reads a part key back; `None` for anything else.
+    pub fn parse(key: &str) -> Option<Self> {
+        let rest = key.strip_prefix(SCHEMA_VERSION)?.strip_prefix('/')?;
+        let (table, rest) = rest.split_once('/')?;
+        let table = Table::ALL.into_iter().find(|t| t.name() == table)?;
+        let (dt, file) = rest.split_once('/')?;
+        let column = format!("{}=", partition_column(table));
+        let dt = NaiveDate::parse_from_str(dt.strip_prefix(&column)?, "%Y-%m-%d").ok()?;
+        let number = file.strip_prefix("part-")?.strip_suffix(".parquet")?;
+        if number.len() != 4 || !number.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        Some(Self {
+            table,
+            dt,
+            number: number.parse().ok()?,
+        })
+    }
+}
+
+/// The name of `table`'s partition column: `dt`, or `day` for `payment_index`.
+pub fn partition_column(table: Table) -> &'static str {
+    match table {
+        Table::PaymentIndex => "day",
+        Table::Segments | Table::Spans | Table::Traces => "dt",
+    }
+}
+
+/// The partition directory name of a day, `dt=YYYY-MM-DD`.
+pub fn partition(dt: NaiveDate) -> String {
+    format!("dt={}", dt.format("%Y-%m-%d"))
+}
+
+/// The prefix of one day of one table: `v1/<table>/dt=YYYY-MM-DD/` (`day=` for
+/// `payment_index`).
+pub fn day_prefix(table: Table, dt: NaiveDate) -> String {
+    format!(
+        "{}{}={}/",
+        table_prefix(table),
+        partition_column(table),
+        dt.format("%Y-%m-%d")
+    )
+}
+
+/// The day an object's data belongs to: the `dt=` (or `day=`) of a part key. Other objects
+/// (manifests, quarantine, holds) have none.
+pub fn day_of_key(key: &str) -> Option<NaiveDate> {
+    let dt = key
+        .split('/')
+        .find_map(|p| p.strip_prefix("dt=").or_else(|| p.strip_prefix("day=")))?;
+    NaiveDate::parse_from_str(dt, "%Y-%m-%d").ok()
 }
 
 /// Prefix of every object of `table`.
@@ -92,9 +142,38 @@ pub fn table_prefix(table: Table) -> String {
     format!("{SCHEMA_VERSION}/{}/", table.name())
 }
 
+/// The key of manifest number `seq` (from 1). The key comes from the number alone, so two
+/// writers that both want to commit number `seq` race for one key, and a create-only write
+/// lets exactly one of them win.
+///
+/// ```
+/// assert_eq!(schema::v1::manifest_key(42), "_manifests/0000000042.json");
+/// assert_eq!(schema::v1::manifest_seq("_manifests/0000000042.json"), Some(42));
+/// ```
+pub fn manifest_key(seq: u64) -> String {
+    format!("{MANIFEST_PREFIX}{seq:010}.json")
+}
+
+/// The sequence number a manifest key names; `None` for anything else.
+pub fn manifest_seq(key: &str) -> Option<u64> {
+    let n = key.strip_prefix(MANIFEST_PREFIX)?.strip_suffix(".json")?;
+    (n.len() == 10 && n.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| n.parse().ok())
+        .flatten()
+}
+
+/// Where the fetched documents of one hour of a day being sealed wait for the seal.
+pub fn staging_key(dt: NaiveDate, hour: u32) -> String {
+    format!("{STATE_PREFIX}staging/{}/hour-{hour:02}.parquet", partition(dt))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
 
     #[test]
     fn buckets_are_stable_and_in_range() {
@@ -109,11 +188,43 @@ mod tests {
     }
 
     #[test]
-    fn hourly_parts_share_a_partition_per_day() {
-        let a = TracePlacement::of("1-5f2aebcc-b475d14618c51eaa28753d37").unwrap();
-        let b = TracePlacement::of("1-5f2a0000-b475d14618c51eaa28753d37").unwrap();
-        assert_eq!(a.dt, b.dt);
-        assert_ne!(part_key(Table::Segments, &a), part_key(Table::Segments, &b));
-        assert!(part_key(Table::Traces, &b).starts_with("v1/traces/dt=2020-08-05/part-"));
+    fn part_keys_round_trip_for_every_table() {
+        for table in Table::ALL {
+            for number in [0, 7, 9999] {
+                let p = PartKey {
+                    table,
+                    dt: day("2024-02-29"),
+                    number,
+                };
+                assert_eq!(PartKey::parse(&p.key()), Some(p), "{}", p.key());
+                assert_eq!(day_of_key(&p.key()), Some(day("2024-02-29")));
+                assert!(p.key().starts_with(&day_prefix(table, p.dt)));
+                assert!(is_append_only(&p.key()));
+            }
+        }
+        for bad in [
+            "v1/spans/dt=2026-03-02/part-05.parquet",
+            "v1/nope/dt=2026-03-02/part-0000.parquet",
+            "v1/spans/dt=2026-02-30/part-0000.parquet",
+            "v1/payment_index/dt=2026-03-02/part-0000.parquet",
+            "v2/spans/dt=2026-03-02/part-0000.parquet",
+            "_manifests/0000000001.json",
+        ] {
+            assert_eq!(PartKey::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn manifest_keys_round_trip_and_sort_in_chain_order() {
+        assert_eq!(manifest_seq(&manifest_key(1)), Some(1));
+        assert!(manifest_key(9) < manifest_key(10));
+        assert_eq!(manifest_seq("_manifests/42.json"), None);
+        assert_eq!(manifest_seq("_state/progress.json"), None);
+        assert!(is_append_only(&manifest_key(3)));
+        assert!(!is_append_only(&staging_key(day("2026-03-02"), 5)));
+        assert_eq!(
+            staging_key(day("2026-03-02"), 5),
+            "_state/staging/dt=2026-03-02/hour-05.parquet"
+        );
     }
 }

@@ -10,7 +10,9 @@ pub use convert::{
     seconds_to_us, sort_for_archive,
 };
 pub use layout::{
-    PAYMENT_BUCKETS, PaymentIndexPart, QUARANTINE_PREFIX, part_key, payment_bucket, table_prefix,
+    APPEND_ONLY_PREFIXES, HOLDS_PREFIX, MANIFEST_PREFIX, PAYMENT_BUCKETS, PartKey,
+    QUARANTINE_PREFIX, STATE_PREFIX, day_of_key, day_prefix, is_append_only, manifest_key,
+    manifest_seq, partition, partition_column, payment_bucket, staging_key, table_prefix,
 };
 pub use tables::{
     COMMENT_KEY, SCHEMA_VERSION, SCHEMA_VERSION_KEY, TABLE_KEY, Table, WRITER_VERSION_KEY,

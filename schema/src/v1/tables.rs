@@ -39,7 +39,7 @@ pub enum Table {
     Spans,
     /// One row per trace.
     Traces,
-    /// Payment id to trace ids and days, partitioned by a hash bucket of the payment id.
+    /// Payment id to trace ids and days, one part per sealed day.
     PaymentIndex,
 }
 
@@ -75,7 +75,7 @@ impl Table {
                 "One row per trace: root service, times, status flags, services, payment ids."
             }
             Table::PaymentIndex => {
-                "Payment id to trace ids and days; partitioned by bucket = crc32(payment_id) % 64."
+                "Payment id to trace ids and days; one part per sealed day, partitioned by day."
             }
         }
     }
