@@ -43,7 +43,11 @@ async fn locked_bucket(name: &str) -> Client {
     client
 }
 
-fn put(store: &S3Store, key: &str, bytes: Bytes) -> impl Future<Output = exporter::Result<exporter::store::Written>> {
+fn put(
+    store: &S3Store,
+    key: &str,
+    bytes: Bytes,
+) -> impl Future<Output = exporter::Result<exporter::store::Written>> {
     exporter::store::put_once(store, key, bytes, None)
 }
 
@@ -105,7 +109,9 @@ async fn large_parts_go_up_in_parts_with_retention() {
         },
     )
     .unwrap();
-    put(&kms, small, Bytes::from_static(b"sealed")).await.unwrap();
+    put(&kms, small, Bytes::from_static(b"sealed"))
+        .await
+        .unwrap();
     let head = client
         .head_object()
         .bucket(&bucket)

@@ -95,6 +95,12 @@ async fn payments(archive: &Path, store: &LocalDirStore, sim: &SimConfig) -> any
         archive.display(),
         summary.quarantined.len()
     );
+    if summary.unchanged > 0 {
+        println!(
+            "  unchanged    {} documents were already archived byte for byte: not written again",
+            summary.unchanged
+        );
+    }
     println!(
         "  outcome      {} payments succeeded, {} failed, {} still pending; Prism told of {}; {} left in the DLQ",
         count(r, Status::Succeeded),

@@ -115,7 +115,10 @@ fn print_status(s: &Status) {
             String::new()
         };
         let verdict = if days < 0.0 {
-            format!("X-Ray began deleting it {:.1} days ago: traces are being LOST", -days)
+            format!(
+                "X-Ray began deleting it {:.1} days ago: traces are being LOST",
+                -days
+            )
         } else if days < exporter::seal::EXPIRY_WARNING_DAYS {
             format!("{days:.1} days before X-Ray deletes it: URGENT")
         } else {
@@ -158,8 +161,7 @@ pub async fn reconcile(
     let mut reimported = None;
     if reexport && !report.is_clean() {
         let summary =
-            exporter::reconcile::reimport(&source, store, &report, WriterConfig::default())
-                .await?;
+            exporter::reconcile::reimport(&source, store, &report, WriterConfig::default()).await?;
         reimported = Some((report.clone(), summary));
         report = exporter::reconcile::reconcile(&source, store, from, to, Utc::now()).await?;
     }

@@ -17,9 +17,9 @@ use exporter::synth as payment_traces;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use exporter::WriterConfig;
 use exporter::source::files::InputReader;
 use exporter::store::MemoryStore;
-use exporter::WriterConfig;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;

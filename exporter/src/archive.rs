@@ -592,7 +592,10 @@ impl<'a, S: ArchiveStore> ImportWriter<'a, S> {
     pub async fn push(&mut self, item: SourceItem) -> Result<()> {
         if let Some(seg) = self.out.intake(item).await? {
             self.pending_bytes += seg.text().len();
-            self.pending.entry(seg.placement().dt).or_default().push(seg);
+            self.pending
+                .entry(seg.placement().dt)
+                .or_default()
+                .push(seg);
             if self.pending_bytes >= self.out.config.buffer_bytes {
                 self.flush().await?;
             }
@@ -643,10 +646,18 @@ impl<'a, S: ArchiveStore> ImportWriter<'a, S> {
         Ok(known)
     }
 
-    /// Writes everything still buffered and returns the summary.
+    /// Writes everything still buffered and returns the summary. Objects a manifest has
+    /// already committed (a quarantined input seen again) are left out of it: only what
+    /// this import adds is listed, so a re-run of the same input commits nothing.
     pub async fn finish(mut self) -> Result<ExportSummary> {
         self.flush().await?;
-        Ok(self.out.into_summary())
+        let mut summary = self.out.into_summary();
+        let committed = self.chain.committed();
+        summary
+            .objects
+            .retain(|k, _| !committed.contains_key(k.as_str()));
+        summary.objects_written = summary.objects.len() as u64;
+        Ok(summary)
     }
 }
 
@@ -700,10 +711,10 @@ mod tests {
         ];
         day.push(&mut out, docs).await.unwrap();
         let next = day.finish(&mut out).await.unwrap();
-        let keys: Vec<&String> = out.summary().objects.keys().collect();
+        let keys: Vec<&str> = out.summary().objects.keys().map(String::as_str).collect();
         assert_eq!(
             keys,
-            vec![
+            [
                 "v1/segments/dt=2020-08-05/part-0003.parquet",
                 "v1/segments/dt=2020-08-05/part-0004.parquet",
                 "v1/spans/dt=2020-08-05/part-0000.parquet",
@@ -711,11 +722,6 @@ mod tests {
                 "v1/traces/dt=2020-08-05/part-0000.parquet",
                 "v1/traces/dt=2020-08-05/part-0001.parquet",
             ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect::<Vec<_>>()
-            .iter()
-            .collect::<Vec<_>>()
         );
         assert_eq!(next[&Table::Segments], 5);
         assert_eq!(next[&Table::PaymentIndex], 0, "no payment rows, no part");

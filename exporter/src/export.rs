@@ -6,8 +6,8 @@
 use std::path::Path;
 
 use crate::archive::{ExportSummary, ImportWriter, WriterConfig};
-use crate::ledger::{RunRecord, Tracked, commit_import, read_chain};
 use crate::error::{Error, Result};
+use crate::ledger::{RunRecord, Tracked, commit_import, read_chain};
 use crate::source::FileSource;
 use crate::source::files::InputReader;
 use crate::store::ArchiveStore;

@@ -110,7 +110,12 @@ pub struct Manifest {
 
 impl Manifest {
     /// An empty manifest of `kind` at chain position `seq` after `previous`.
-    pub fn next(seq: u64, previous: Option<ManifestLink>, kind: ManifestKind, source: &str) -> Self {
+    pub fn next(
+        seq: u64,
+        previous: Option<ManifestLink>,
+        kind: ManifestKind,
+        source: &str,
+    ) -> Self {
         Self {
             format: MANIFEST_FORMAT.into(),
             seq,
@@ -463,7 +468,11 @@ impl Tracked {
     pub async fn write(&mut self, store: &impl ArchiveStore) -> Result<()> {
         self.progress.updated_at = Utc::now();
         let bytes = Bytes::from(serde_json::to_vec_pretty(&self.progress).expect("progress"));
-        self.tag = Some(store.put_if(PROGRESS_KEY, bytes, self.tag.as_deref()).await?);
+        self.tag = Some(
+            store
+                .put_if(PROGRESS_KEY, bytes, self.tag.as_deref())
+                .await?,
+        );
         Ok(())
     }
 

@@ -21,16 +21,16 @@ pub mod reconcile;
 pub mod redact;
 pub mod retention;
 pub mod retry;
+pub mod seal;
 pub mod source;
 pub mod store;
 pub mod synth;
-pub mod seal;
 pub mod verify;
 
 pub use archive::{ArchiveWriter, ExportSummary, ObjectRecord, QuarantineRecord, WriterConfig};
-pub use ledger::{Chain, Manifest, ManifestLink, read_chain};
 pub use error::{Error, Result};
 pub use export::{Progress, export_files, export_inputs};
+pub use ledger::{Chain, Manifest, ManifestLink, read_chain};
 pub use source::xray::XRaySource;
 pub use source::{FileSource, MemorySource, SourceContent, SourceItem, TraceSource};
 pub use store::{

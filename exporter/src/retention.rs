@@ -227,7 +227,11 @@ mod tests {
         let health = doc(
             r#"{"name":"api","id":"0000000000000001","http":{"request":{"url":"https://api.example/health?x=1"}}}"#,
         );
-        assert_eq!(p.years_for([&health]), 0, "a health check is never archived");
+        assert_eq!(
+            p.years_for([&health]),
+            0,
+            "a health check is never archived"
+        );
         // A payment whose Lambda calls a /health endpoint downstream is a payment.
         let payment = doc(
             r#"{"name":"api","id":"0000000000000001","http":{"request":{"url":"https://api.example/payments"}},

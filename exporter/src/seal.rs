@@ -181,13 +181,9 @@ impl Status {
                 .collect(),
             _ => Vec::new(),
         };
-        let oldest_unsealed = last.and_then(|d| d.succ_opt()).or_else(|| {
-            progress
-                .progress
-                .sealing
-                .as_ref()
-                .map(|s| s.day)
-        });
+        let oldest_unsealed = last
+            .and_then(|d| d.succ_opt())
+            .or_else(|| progress.progress.sealing.as_ref().map(|s| s.day));
         let days_until_expiry = oldest_unsealed.map(|d| {
             let start = d.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
             (start + Duration::days(XRAY_RETENTION_DAYS) - now).num_seconds() as f64 / 86_400.0
@@ -204,8 +200,7 @@ impl Status {
             first_sealed: first,
             last_sealed: last,
             oldest_unsealed,
-            lag_hours: oldest_unsealed
-                .map(|d| (now - day_start(d)).num_seconds() as f64 / 3600.0),
+            lag_hours: oldest_unsealed.map(|d| (now - day_start(d)).num_seconds() as f64 / 3600.0),
             days_until_expiry,
             hours_staged,
             expired_days: sealed
@@ -382,7 +377,15 @@ async fn seal_due<T: TraceSource, S: ArchiveStore>(
             progress_cb(&format!("{day} hour {hour:02} fetched"));
         }
         let progress = tracked.progress.sealing.clone().expect("set above");
-        let sealed = seal_day(store, &options.writer, chain, &progress, expired, source.name()).await?;
+        let sealed = seal_day(
+            store,
+            &options.writer,
+            chain,
+            &progress,
+            expired,
+            source.name(),
+        )
+        .await?;
         tracked.progress.sealing = None;
         tracked.write(store).await?;
         for h in progress.hours.values() {
@@ -551,8 +554,16 @@ pub fn emf_line(
 ) -> String {
     let status = status.or(report.map(|r| &r.status));
     let metrics = [
-        ("TracesExported", report.map_or(0.0, |r| r.traces as f64), "Count"),
-        ("DaysSealed", report.map_or(0.0, |r| r.days.len() as f64), "Count"),
+        (
+            "TracesExported",
+            report.map_or(0.0, |r| r.traces as f64),
+            "Count",
+        ),
+        (
+            "DaysSealed",
+            report.map_or(0.0, |r| r.days.len() as f64),
+            "Count",
+        ),
         (
             "LagHours",
             status.and_then(|s| s.lag_hours).unwrap_or(0.0),

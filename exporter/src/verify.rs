@@ -144,7 +144,12 @@ pub async fn verify(store: &impl ArchiveStore, expect_head: Option<&str>) -> Res
             report.add(
                 FindingKind::BrokenChain,
                 key.clone(),
-                format!("holds manifest {} ({}), which belongs at {}", m.seq, m.what(), m.key()),
+                format!(
+                    "holds manifest {} ({}), which belongs at {}",
+                    m.seq,
+                    m.what(),
+                    m.key()
+                ),
             );
         }
         if m.seq != expected_seq {
@@ -168,7 +173,9 @@ pub async fn verify(store: &impl ArchiveStore, expect_head: Option<&str>) -> Res
             .map(|l| (l.key.as_str(), l.sha256.as_str()));
         if link != prev {
             let show = |l: Option<(&str, &str)>| {
-                l.map_or("none".into(), |(k, s)| format!("{k} ({})", &s[..12.min(s.len())]))
+                l.map_or("none".into(), |(k, s)| {
+                    format!("{k} ({})", &s[..12.min(s.len())])
+                })
             };
             report.add(
                 FindingKind::BrokenChain,

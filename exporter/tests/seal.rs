@@ -89,7 +89,10 @@ async fn versions(store: &MemoryStore) -> BTreeMap<String, usize> {
 async fn all_bytes(store: &MemoryStore) -> BTreeMap<String, Bytes> {
     let mut out = BTreeMap::new();
     for meta in store.list("v1/").await.unwrap() {
-        let b = exporter::store::get(store, &meta.key).await.unwrap().unwrap();
+        let b = exporter::store::get(store, &meta.key)
+            .await
+            .unwrap()
+            .unwrap();
         out.insert(meta.key, b);
     }
     out
@@ -105,9 +108,18 @@ async fn days_are_sealed_once_into_one_part_per_table_and_verify_clean() {
         .unwrap();
     // 2026-03-02 and -03 hold the traces; -04 is sealed as an empty day, never skipped.
     let sealed: Vec<NaiveDate> = report.days.iter().map(|d| d.day).collect();
-    assert!(sealed.starts_with(&[day("2026-03-02"), day("2026-03-03")]), "{sealed:?}");
+    assert!(
+        sealed.starts_with(&[day("2026-03-02"), day("2026-03-03")]),
+        "{sealed:?}"
+    );
     assert_eq!(report.traces, 400);
-    let keys: Vec<String> = store.list("v1/").await.unwrap().into_iter().map(|m| m.key).collect();
+    let keys: Vec<String> = store
+        .list("v1/")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.key)
+        .collect();
     for table in ["segments", "spans", "traces"] {
         for d in ["2026-03-02", "2026-03-03"] {
             let want = format!("v1/{table}/dt={d}/part-0000.parquet");
@@ -115,12 +127,21 @@ async fn days_are_sealed_once_into_one_part_per_table_and_verify_clean() {
         }
     }
     assert!(keys.contains(&"v1/payment_index/day=2026-03-02/part-0000.parquet".to_string()));
-    assert!(keys.iter().all(|k| !k.contains("part-0001")), "one part per table per day: {keys:?}");
+    assert!(
+        keys.iter().all(|k| !k.contains("part-0001")),
+        "one part per table per day: {keys:?}"
+    );
     let check = verify(&store, None).await.unwrap();
     assert!(check.findings.is_empty(), "{:?}", check.findings);
     assert_eq!(check.sealed_days, sealed.len() as u64);
     let head = check.head.clone().unwrap();
-    assert!(verify(&store, Some(&head.sha256)).await.unwrap().findings.is_empty());
+    assert!(
+        verify(&store, Some(&head.sha256))
+            .await
+            .unwrap()
+            .findings
+            .is_empty()
+    );
     // A re-run seals nothing and writes nothing.
     let before = versions(&store).await;
     let again = seal_days(&source, &store, &options(), now, &mut |_| {})
@@ -160,7 +181,10 @@ async fn a_run_that_fails_part_way_resumes_at_the_first_unfinished_hour() {
     let s = status(&store, now).await.unwrap();
     assert_eq!(s.hours_staged, 10);
     assert_eq!(s.sealed_days, 0);
-    assert!(store.list("_manifests/").await.unwrap().is_empty(), "nothing committed");
+    assert!(
+        store.list("_manifests/").await.unwrap().is_empty(),
+        "nothing committed"
+    );
     let counting = Counting {
         inner: &source,
         lists: AtomicU64::new(0),
@@ -169,7 +193,11 @@ async fn a_run_that_fails_part_way_resumes_at_the_first_unfinished_hour() {
     let report = seal_days(&counting, &store, &opts, now, &mut |_| {})
         .await
         .unwrap();
-    assert_eq!(counting.lists.load(Ordering::SeqCst), 14, "finished hours are never fetched again");
+    assert_eq!(
+        counting.lists.load(Ordering::SeqCst),
+        14,
+        "finished hours are never fetched again"
+    );
     assert_eq!(report.days.len(), 1);
     // The result is the archive a run without the failure writes.
     let clean = MemoryStore::default();
@@ -197,7 +225,11 @@ async fn a_day_x_ray_no_longer_holds_is_sealed_as_expired_and_reported() {
         .unwrap();
     let d = &report.days[0];
     assert_eq!(serde_json::to_value(d.status).unwrap(), "expired");
-    assert!(d.source_traces > 0 && d.source_traces < 216, "{}", d.source_traces);
+    assert!(
+        d.source_traces > 0 && d.source_traces < 216,
+        "{}",
+        d.source_traces
+    );
     let s = status(&store, now).await.unwrap();
     assert_eq!(s.expired_days, vec![day("2026-03-02")]);
     assert!(s.is_alarming());
@@ -228,7 +260,10 @@ async fn verify_names_overwrites_deletions_and_missing_days() {
     // A second version with the very same bytes is still an overwrite.
     let same = exporter::store::get(&store, part).await.unwrap().unwrap();
     store.tamper_put(part, same);
-    let m = exporter::store::get(&store, manifest).await.unwrap().unwrap();
+    let m = exporter::store::get(&store, manifest)
+        .await
+        .unwrap()
+        .unwrap();
     store.tamper_put(manifest, m);
     store.tamper_delete(index);
     let check = verify(&store, None).await.unwrap();

@@ -2,11 +2,13 @@
 
     .venv/bin/python tests/bench/api_calls.py [--hours 4] [--per-hour 250]
 
-Loads `hours` x `per-hour` payment traces into a moto emulator started for the run, exports them with the CLI, and prints
-GetTraceSummaries and BatchGetTraces calls per trace, twice: against the emulator as it is
-(one summary page per window), and through the fault-injecting endpoint (summary pages of 3,
-at most 2 traces per BatchGetTraces answer, 30% throttled), the worst case. The floor is
-0.2: one BatchGetTraces call fetches 5 traces.
+Loads `hours` x `per-hour` payment traces into one day of a moto emulator started for the run,
+seals that day with the CLI (`export --source xray --seal-after 0 --from DAY --to DAY`: 24
+hourly GetTraceSummaries listings, then BatchGetTraces), and prints GetTraceSummaries and
+BatchGetTraces calls per trace, twice: against the emulator as it is (one summary page per
+hour), and through the fault-injecting endpoint (summary pages of 3, at most 2 traces per
+BatchGetTraces answer, 30% throttled), the worst case. The floor is 0.2 plus 24 listings a
+day: one BatchGetTraces call fetches 5 traces.
 """
 
 import argparse
@@ -21,7 +23,7 @@ import time
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "python"))
 
-from xray_support import locked_bucket, payment_traces, put_segments, rfc3339, run_cli  # noqa: E402
+from xray_support import day_of, day_start, locked_bucket, payment_traces, put_segments, run_cli  # noqa: E402
 
 ROOT = HERE.parents[1]
 
@@ -48,24 +50,28 @@ def main():
     args = parser.parse_args()
     urls, proc = endpoints()
     try:
-        hour = (int(time.time()) // 3600 - 600) * 3600
-        passes = [("clean", hour, args.per_hour), ("fault", hour - 100 * 3600, args.fault_per_hour)]
+        assert args.hours <= 24, "one day holds 24 hours"
+        # Days X-Ray still holds (the last 30), one a pass: 10 and 11 days ago.
+        passes = [("clean", day_start(10), args.per_hour), ("fault", day_start(11), args.fault_per_hour)]
         for name, base, per_hour in passes:
             docs = payment_traces(base, hours=args.hours, per_hour=per_hour, tag=random.randrange(1 << 16))
             put_segments(urls["clean"], docs)
             traces = args.hours * per_hour
-            print(f"{name:>5}: {traces} traces in {args.hours} hourly windows ({len(docs)} documents)")
+            day = day_of(base)
+            print(f"{name:>5}: {traces} traces in {args.hours} hours of {day} ({len(docs)} documents)")
             bucket = locked_bucket(urls["clean"], f"bench-{name}")
             t0 = time.perf_counter()
-            out = run_cli(args.binary, urls[name], "backfill", "--archive", f"s3://{bucket}/b",
-                          "--from", rfc3339(base), "--to", rfc3339(base + args.hours * 3600), "--json")
+            out = run_cli(args.binary, urls[name], "export", "--source", "xray", "--archive", f"s3://{bucket}/b",
+                          "--seal-after", "0", "--from", day, "--to", day, "--json")
             elapsed = time.perf_counter() - t0
             r = json.loads(out.stdout)
+            assert r["outcome"] == "complete" and [d["day"] for d in r["days"]] == [day], r
             assert r["traces"] == traces, r["traces"]
             calls = r["api_calls"]
+            per_trace = (calls["get_trace_summaries"] + calls["batch_get_traces"]) / traces
             print(f"{name:>5}: {calls['get_trace_summaries']} GetTraceSummaries + {calls['batch_get_traces']} "
-                  f"BatchGetTraces = {r['calls_per_trace']:.3f} calls per trace "
-                  f"(floor 0.200; {r['xray']['throttles']} throttles; {elapsed:.1f} s)")
+                  f"BatchGetTraces = {per_trace:.3f} calls per trace "
+                  f"(floor {0.2 + 24 / traces:.3f}; {r['xray']['throttles']} throttles; {elapsed:.1f} s)")
     finally:
         if proc:
             proc.kill()

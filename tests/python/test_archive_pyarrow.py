@@ -5,6 +5,8 @@ import datetime
 import decimal
 import json
 import pathlib
+import re
+import shutil
 import subprocess
 
 import pyarrow.dataset as ds
@@ -98,6 +100,30 @@ def test_partitions_follow_the_trace_id_epoch(archive):
         epoch = int(row["trace_id"][2:10], 16)
         day = datetime.datetime.fromtimestamp(epoch, tz=datetime.timezone.utc).date()
         assert str(row["dt"]) == day.isoformat()
+
+
+def test_layout_is_days_and_numbered_parts_and_a_reexport_is_unchanged(binary, archive, samples, tmp_path):
+    out, summary = archive
+    parts = sorted(str(p.relative_to(out)) for p in (out / "v1").rglob("*") if p.is_file())
+    assert parts and all(re.fullmatch(r"v1/(segments|spans|traces)/dt=\d{4}-\d{2}-\d{2}/part-0000\.parquet", p)
+                         for p in parts), parts
+    days = {p.split("/")[2] for p in parts}
+    assert days == set(summary["partitions"]) and len(parts) == 3 * len(days)
+    assert [p.name for p in (out / "_manifests").iterdir()] == ["0000000001.json"]
+    manifest = json.loads((out / "_manifests" / "0000000001.json").read_text())
+    assert manifest["kind"] == "import" and manifest["seq"] == 1 and manifest["previous"] is None
+    assert {o["key"] for o in manifest["objects"] if o["key"].startswith("v1/")} == set(parts)
+    # The archive is written once: the same samples again change nothing.
+    copy = tmp_path / "again"
+    shutil.copytree(out, copy)
+    res = subprocess.run([str(binary), "export", "--source", str(samples), "--archive", str(copy), "--json"],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    again = json.loads(res.stdout)
+    assert again["unchanged"] == summary["segments"] and again["segments"] == 0 and again["traces"] == 0, again
+    assert again["objects_written"] == 0 and again["partitions"] == [], again
+    assert sorted(str(p.relative_to(copy)) for p in (copy / "v1").rglob("*") if p.is_file()) == parts
+    assert [p.name for p in (copy / "_manifests").iterdir()] == ["0000000001.json"]
 
 
 def test_files_carry_versions_and_sorted_row_group_statistics(archive):

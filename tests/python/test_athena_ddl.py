@@ -28,20 +28,30 @@ def test_ddl_parses_as_athena_sql(binary):
             assert any(isinstance(k.kind, exp.CommentColumnConstraint) for k in c.constraints), c.sql()
 
 
-def test_ddl_columns_match_the_archive_files(binary, archive):
-    """Every column the DDL declares for a table exists in the Parquet files, in order."""
-    out, _ = archive
+def test_ddl_columns_match_the_archive_files(binary, vaultlink, tmp_path):
+    """Every column the DDL declares for a table exists in the Parquet files, in order, and
+    each table is partitioned (and projected) on its directory key: dt, or day for
+    payment_index."""
+    sim = tmp_path / "sim"
+    subprocess.run([str(vaultlink), "simulate", "--out", str(sim), "--payments", "20", "--days", "2", "--seed", "3"],
+                   check=True, capture_output=True)
+    out = tmp_path / "archive"
+    subprocess.run([str(binary), "export", "--source", str(sim), "--archive", str(out)], check=True, capture_output=True)
     text = ddl(binary, "--archive", "s3://b/p").stdout
+    checked = set()
     for t in sqlglot.parse(text, read="athena"):
         if not isinstance(t, exp.Create) or t.kind != "TABLE":
             continue
         name = t.this.this.name
-        if not (out / "v1" / name).exists():
-            continue
         declared = [c.name for c in t.this.expressions if isinstance(c, exp.ColumnDef)]
         files = ds.dataset(out / "v1" / name, format="parquet", partitioning="hive").schema.names
-        partition = "bucket" if name == "payment_index" else "dt"
-        assert declared == [n for n in files if n != partition]
+        partition = "day" if name == "payment_index" else "dt"
+        assert {p.name.split("=")[0] for p in (out / "v1" / name).iterdir()} == {partition}, name
+        assert declared == [n for n in files if n != partition], name
+        sql = t.sql(dialect="athena")
+        assert f"projection.{partition}.type" in sql and f"/v1/{name}/{partition}=${{{partition}}}" in sql, sql
+        checked.add(name)
+    assert checked == {"segments", "spans", "traces", "payment_index"}
 
 
 def test_ddl_refuses_a_local_archive(binary, tmp_path):

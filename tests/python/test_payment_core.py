@@ -4,6 +4,7 @@ a local Stripe and Prism, and a UDP listener in the X-Ray daemon's place; the si
 documents archived losslessly by `xray-archive export`, from files and through moto's
 X-Ray; and `xray-archive demo` with its options."""
 
+import datetime
 import hashlib
 import hmac
 import http.server
@@ -17,7 +18,7 @@ import time
 import pyarrow.dataset as ds
 import pytest
 
-from xray_support import RuntimeApi, card_numbers, cli_env, client, rfc3339, run_cli, unique
+from xray_support import RuntimeApi, card_numbers, cli_env, client, run_cli, unique
 
 class Recorder:
     """A local HTTP endpoint answering every POST with a fixed status and body, and keeping
@@ -250,6 +251,10 @@ def test_simulated_documents_archive_losslessly_from_files(vaultlink, binary, tm
     assert archived_documents(archive) == emitted
 
 
+def day_of(epoch: int) -> str:
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%d")
+
+
 def test_simulated_traffic_through_xray_put_trace_segments(vaultlink, binary, moto, tmp_path):
     day = int(time.time()) // 86400 * 86400 - 2 * 86400
     env = cli_env(moto["clean"])
@@ -257,9 +262,10 @@ def test_simulated_traffic_through_xray_put_trace_segments(vaultlink, binary, mo
                                         "--seed", str(int(time.time())), "--start", str(day)],
                                        check=True, capture_output=True, text=True, env=env).stdout)
     out = run_cli(binary, moto["clean"], "export", "--source", "xray", "--archive", str(tmp_path / "a"),
-                  "--from", rfc3339(day), "--to", rfc3339(day + 86400 + 3600), "--json")
+                  "--seal-after", "0", "--from", day_of(day), "--to", day_of(day + 86400), "--json")
     summary = json.loads(out.stdout)
-    assert summary["traces"] == report["traces"] and summary["quarantined"] == 0
+    assert summary["traces"] == report["traces"] and summary["quarantined"] == 0, summary
+    assert [(d["day"], d["status"]) for d in summary["days"]] == [(day_of(day), "sealed"), (day_of(day + 86400), "sealed")]
     payment = report["scenarios"]["success"][0]
     story = json.loads(run_cli(binary, moto["clean"], "lookup", "--archive", str(tmp_path / "a"),
                                "--payment-id", payment, "--format", "json").stdout)

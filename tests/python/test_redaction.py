@@ -4,13 +4,14 @@ read back column by column with pyarrow (decompressed), holds no Luhn-valid 13 t
 sequence, the manifest counts what was removed, and a document with nothing to redact is
 archived byte for byte."""
 
+import datetime
 import json
 import time
 
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from xray_support import card_numbers, put_segments, rfc3339, run_cli
+from xray_support import card_numbers, put_segments, run_cli
 
 CARDS = [
     "4242424242424242",          # Visa, plain
@@ -48,8 +49,13 @@ def seeded(base: int) -> tuple[list[str], str]:
     return [json.dumps(root), clean_text], clean_text
 
 
+def day_of(epoch: int) -> str:
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%d")
+
+
 def test_no_card_number_survives_and_the_manifest_counts_them(binary, moto, tmp_path):
-    base = (int(time.time()) // 3600 - 360) * 3600  # an hour no other test on the shared emulator uses
+    day = int(time.time()) // 86400 - 18  # a day no other test on the shared emulator uses
+    base = day * 86400 + 7 * 3600
     docs, clean_text = seeded(base)
     for c in CARDS:
         assert card_numbers(c), c
@@ -57,8 +63,9 @@ def test_no_card_number_survives_and_the_manifest_counts_them(binary, moto, tmp_
     put_segments(moto["clean"], docs)
     archive = tmp_path / "archive"
     out = run_cli(binary, moto["clean"], "export", "--source", "xray", "--archive", str(archive),
-                  "--from", rfc3339(base), "--to", rfc3339(base + 3600), "--json")
-    assert json.loads(out.stdout)["traces"] == 2
+                  "--seal-after", "0", "--from", day_of(base), "--to", day_of(base), "--json")
+    summary = json.loads(out.stdout)
+    assert summary["traces"] == 2 and [d["day"] for d in summary["days"]] == [day_of(base)], summary
 
     # Every text column of every table (strings, and maps and lists of them), decompressed
     # and scanned. Integer columns are binary, not digits: a microsecond timestamp is not text.

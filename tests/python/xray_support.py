@@ -130,33 +130,107 @@ class S3Archive:
     def manifests(self) -> list[tuple[str, bytes, dict]]:
         return [(k, b, json.loads(b)) for k in self.keys("_manifests/") for b in [self.get(k)]]
 
-    def checkpoint(self) -> dict:
-        return json.loads(self.get("_state/checkpoint.json"))
+    def progress(self) -> dict | None:
+        """The one mutable record, _state/progress.json (None before the first run)."""
+        try:
+            return json.loads(self.get("_state/progress.json"))
+        except self.s3.exceptions.NoSuchKey:
+            return None
+
+    def versions(self, under: str = "") -> tuple[dict[str, int], list[str]]:
+        """Every object version under `under`: ({key: number of versions}, [keys with a delete marker])."""
+        counts, markers = {}, []
+        kw = dict(Bucket=self.bucket, Prefix=f"{self.prefix}/{under}")
+        while True:
+            page = self.s3.list_object_versions(**kw)
+            for v in page.get("Versions", []):
+                key = v["Key"][len(self.prefix) + 1:]
+                counts[key] = counts.get(key, 0) + 1
+            markers += [m["Key"][len(self.prefix) + 1:] for m in page.get("DeleteMarkers", [])]
+            if not page.get("IsTruncated"):
+                return counts, markers
+            kw["KeyMarker"] = page["NextKeyMarker"]
+            kw["VersionIdMarker"] = page.get("NextVersionIdMarker")
+
+
+WRITE_ONCE_PREFIXES = ("v1/", "_manifests/", "_quarantine/", "_holds/")
+
+
+def versions(archive) -> tuple[dict[str, int], list[str]]:
+    """{key: version count} and the delete-marked keys under the write-once prefixes (v1/,
+    _manifests/, _quarantine/, _holds/) of an S3Archive, read with list_object_versions."""
+    counts, markers = {}, []
+    for under in WRITE_ONCE_PREFIXES:
+        c, m = archive.versions(under)
+        counts.update(c)
+        markers += m
+    return counts, markers
+
+
+def check_written_once(archive) -> dict[str, int]:
+    """Asserts every key under the write-once prefixes has exactly one version and no delete
+    marker. Returns {key: 1}."""
+    counts, markers = versions(archive)
+    assert counts, "no objects"
+    assert not markers, f"delete markers: {markers}"
+    again = {k: n for k, n in counts.items() if n != 1}
+    assert not again, f"keys with more than one version: {again}"
+    return counts
 
 
 def check_chain(archive) -> list[dict]:
-    """Asserts the manifests form one unbroken hash chain that the checkpoint ends, and that
-    the last manifest to list each object has its current SHA-256. Returns the manifests."""
-    manifests = archive.manifests()
+    """Asserts the manifests _manifests/NNNNNNNNNN.json form one unbroken chain: seq 1..n,
+    each `previous` the key and SHA-256 of the one before, the first None; and that every
+    object a manifest lists has that SHA-256 (and, on S3, that version id) now. Works for an
+    S3Archive or a local archive directory (pathlib.Path). Returns the manifests."""
+    manifests = local_manifests(archive) if hasattr(archive, "joinpath") else archive.manifests()
     assert manifests, "no manifests"
     previous = None
     for n, (key, raw, m) in enumerate(manifests, start=1):
+        assert key == f"_manifests/{n:010d}.json", f"manifest {n} is {key}"
+        assert m["format"] == "xray-archive-manifest/2", key
         assert m["seq"] == n, f"{key}: seq {m['seq']}, expected {n}"
         if previous is None:
             assert m["previous"] is None, key
         else:
             assert m["previous"] == {"key": previous[0], "sha256": hashlib.sha256(previous[1]).hexdigest()}, key
         previous = (key, raw)
-    cp = archive.checkpoint()
-    assert cp["manifest"] == {"key": previous[0], "sha256": hashlib.sha256(previous[1]).hexdigest()}
-    assert cp["seq"] == len(manifests)
-    latest = {}
-    for _, _, m in manifests:
+    listed = set()
+    for key, _, m in manifests:
         for o in m["objects"]:
-            latest[o["key"]] = o
-    for key, o in latest.items():
-        assert hashlib.sha256(archive.get(key)).hexdigest() == o["sha256"], key
+            assert o["key"] not in listed, f"{o['key']} listed twice (again in {key})"
+            listed.add(o["key"])
+            if hasattr(archive, "joinpath"):
+                body = archive.joinpath(o["key"]).read_bytes()
+            else:
+                head = archive.head(o["key"])
+                if o.get("version_id") is not None:
+                    assert head.get("VersionId") == o["version_id"], o["key"]
+                body = archive.get(o["key"])
+            assert hashlib.sha256(body).hexdigest() == o["sha256"], o["key"]
+            assert len(body) == o["bytes"], o["key"]
     return [m for _, _, m in manifests]
+
+
+def local_manifests(path) -> list[tuple[str, bytes, dict]]:
+    d = path / "_manifests"
+    files = sorted(d.iterdir()) if d.is_dir() else []
+    return [(f"_manifests/{f.name}", f.read_bytes(), json.loads(f.read_bytes())) for f in files]
+
+
+def chain_head(archive) -> dict:
+    """{key, sha256} of the last manifest."""
+    key, raw, _ = archive.manifests()[-1]
+    return {"key": key, "sha256": hashlib.sha256(raw).hexdigest()}
+
+
+def day_of(epoch: int) -> str:
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%d")
+
+
+def day_start(days_ago: int) -> int:
+    """Epoch of 00:00 UTC `days_ago` days before today."""
+    return (int(time.time()) // 86400 - days_ago) * 86400
 
 
 def wait_until(predicate, timeout=10.0):

@@ -157,9 +157,9 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `xray_archive`.`payment_index` (
   `error` boolean COMMENT 'The trace has a client error.',
   `fault` boolean COMMENT 'The trace has a server error.'
 )
-COMMENT 'Payment id to trace ids and days; partitioned by bucket = crc32(payment_id) % 64.'
+COMMENT 'Payment id to trace ids and days; one part per sealed day, partitioned by day.'
 PARTITIONED BY (
-  `bucket` int COMMENT 'crc32(to_utf8(payment_id)) % 64: name it to read one bucket'
+  `day` string COMMENT 'UTC day of the traces, YYYY-MM-DD (the rows carry it as dt too)'
 )
 STORED AS PARQUET
 LOCATION 's3://audit-archive/prod/v1/payment_index/'
@@ -167,9 +167,11 @@ TBLPROPERTIES (
   'projection.enabled'='true',
   'parquet.compression'='ZSTD',
   'xray_archive.schema_version'='v1',
-  'projection.bucket.type'='integer',
-  'projection.bucket.range'='0,63',
-  'projection.bucket.digits'='2',
-  'storage.location.template'='s3://audit-archive/prod/v1/payment_index/bucket=${bucket}'
+  'projection.day.type'='date',
+  'projection.day.format'='yyyy-MM-dd',
+  'projection.day.range'='2024-01-01,NOW',
+  'projection.day.interval'='1',
+  'projection.day.interval.unit'='DAYS',
+  'storage.location.template'='s3://audit-archive/prod/v1/payment_index/day=${day}'
 );
 

@@ -213,8 +213,7 @@ impl S3Store {
         lock: Option<ObjectLock>,
     ) -> Result<(String, Option<String>)> {
         let full = self.full_key(key)?;
-        if bytes.len() >= self.options.multipart_threshold && if_match.is_none() && if_none_match
-        {
+        if bytes.len() >= self.options.multipart_threshold && if_match.is_none() && if_none_match {
             return self.put_multipart(key, &full, bytes, lock).await;
         }
         let checksum = sha256_base64(&bytes);
@@ -353,7 +352,14 @@ impl S3Store {
                     key: key.to_owned(),
                 });
             }
-            Err(e) => return Err(aws_error("S3", "CompleteMultipartUpload", self.target(full), &e)),
+            Err(e) => {
+                return Err(aws_error(
+                    "S3",
+                    "CompleteMultipartUpload",
+                    self.target(full),
+                    &e,
+                ));
+            }
         };
         // The retention was requested at CreateMultipartUpload; it is set again on the
         // completed version, so it holds even where a store (moto, some S3-compatible ones)

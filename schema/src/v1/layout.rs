@@ -36,7 +36,8 @@ pub const HOLDS_PREFIX: &str = "_holds/";
 pub const STATE_PREFIX: &str = "_state/";
 
 /// Prefixes whose objects are written exactly once and never replaced or deleted.
-pub const APPEND_ONLY_PREFIXES: [&str; 4] = ["v1/", MANIFEST_PREFIX, QUARANTINE_PREFIX, HOLDS_PREFIX];
+pub const APPEND_ONLY_PREFIXES: [&str; 4] =
+    ["v1/", MANIFEST_PREFIX, QUARANTINE_PREFIX, HOLDS_PREFIX];
 
 /// True when `key` may never be replaced or deleted.
 ///
@@ -81,7 +82,11 @@ impl PartKey {
     /// assert_eq!(PartKey::parse(&p.key()), Some(p));
     /// ```
     pub fn key(&self) -> String {
-        format!("{}part-{:04}.parquet", day_prefix(self.table, self.dt), self.number)
+        format!(
+            "{}part-{:04}.parquet",
+            day_prefix(self.table, self.dt),
+            self.number
+        )
     }
 
     /// Reads a part key back; `None` for anything else.
@@ -164,7 +169,10 @@ pub fn manifest_seq(key: &str) -> Option<u64> {
 
 /// Where the fetched documents of one hour of a day being sealed wait for the seal.
 pub fn staging_key(dt: NaiveDate, hour: u32) -> String {
-    format!("{STATE_PREFIX}staging/{}/hour-{hour:02}.parquet", partition(dt))
+    format!(
+        "{STATE_PREFIX}staging/{}/hour-{hour:02}.parquet",
+        partition(dt)
+    )
 }
 
 #[cfg(test)]
