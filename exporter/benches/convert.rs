@@ -45,7 +45,7 @@ fn archive(
             ..WriterConfig::default()
         };
         let chain = exporter::Chain::default();
-        let mut w = exporter::archive::ImportWriter::new(&store, config, &chain);
+        let mut w = exporter::export::ImportWriter::new(&store, config, &chain);
         for (i, r) in responses.iter().enumerate() {
             for item in InputReader::new(&format!("response-{i}"), r.as_bytes()) {
                 w.push(item.unwrap()).await.unwrap();

@@ -7,10 +7,9 @@
 //!   `part-NNNN` of `segments`, `spans` and `traces`, a new part whenever one reaches the
 //!   target size, and the day's `payment_index` part. Memory holds at most one part per
 //!   table, so it does not grow with the day.
-//! - [`ImportWriter`] is the file import: documents arrive in any order, so they are
-//!   buffered per day and each flush adds new parts with the day's next free numbers. A
-//!   document the archive already holds is not written again.
 //!
+//! File imports ([`crate::export::ImportWriter`]) and sealing ([`crate::seal`]) build on
+//! these; neither this module nor the store knows about manifests.
 //! What a run wrote becomes part of the archive only when its manifest commits it
 //! ([`crate::ledger`]).
 
@@ -26,12 +25,11 @@ use tracing::{debug, info};
 
 use schema::v1::{
     ArchivedSegment, PartKey, PaymentIndexRow, QUARANTINE_PREFIX, Table, convert,
-    payment_index_batch, sort_for_archive,
+    payment_index_batch,
 };
 
 use crate::error::{Error, Result};
-use crate::ledger::Chain;
-use crate::parquet_io::{encode, read_segment_documents, writer_properties};
+use crate::parquet_io::{encode, writer_properties};
 use crate::source::{SourceContent, SourceItem};
 use crate::store::{ArchiveStore, put_once};
 
@@ -308,6 +306,11 @@ impl<'a, S: ArchiveStore> ArchiveWriter<'a, S> {
         self.summary.quarantined.extend(quarantined);
     }
 
+    /// Counts a document the archive already holds, not written again.
+    pub fn count_unchanged(&mut self) {
+        self.summary.unchanged += 1;
+    }
+
     /// Counts documents of a trace as written.
     fn count_written(&mut self, docs: &[ArchivedSegment]) {
         for s in docs {
@@ -553,112 +556,6 @@ fn trace_aligned_chunks(segments: &[ArchivedSegment], size: usize) -> Vec<&[Arch
         start = end;
     }
     out
-}
-
-/// A file import: documents in any order, buffered per day; each flush adds parts with
-/// each day's next free numbers, and skips documents the archive already holds.
-pub struct ImportWriter<'a, S: ArchiveStore> {
-    out: ArchiveWriter<'a, S>,
-    chain: &'a Chain,
-    pending: BTreeMap<NaiveDate, Vec<ArchivedSegment>>,
-    pending_bytes: usize,
-    /// Per day: SHA-256 of every document text archived there, and the next part numbers.
-    days: BTreeMap<NaiveDate, (HashSet<[u8; 32]>, NextParts)>,
-}
-
-impl<'a, S: ArchiveStore> ImportWriter<'a, S> {
-    /// An import into `store`, whose committed state is `chain`.
-    pub fn new(store: &'a S, config: WriterConfig, chain: &'a Chain) -> Self {
-        Self {
-            out: ArchiveWriter::new(store, config),
-            chain,
-            pending: BTreeMap::new(),
-            pending_bytes: 0,
-            days: BTreeMap::new(),
-        }
-    }
-
-    /// Counts an input file read (for the summary).
-    pub fn count_input(&mut self, files: u64, bytes: u64) {
-        self.out.count_input(files, bytes);
-    }
-
-    /// The summary so far.
-    pub fn summary(&self) -> &ExportSummary {
-        self.out.summary()
-    }
-
-    /// Takes one source item; writes parts when the buffer is full.
-    pub async fn push(&mut self, item: SourceItem) -> Result<()> {
-        if let Some(seg) = self.out.intake(item).await? {
-            self.pending_bytes += seg.text().len();
-            self.pending
-                .entry(seg.placement().dt)
-                .or_default()
-                .push(seg);
-            if self.pending_bytes >= self.out.config.buffer_bytes {
-                self.flush().await?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Writes every buffered day as new parts.
-    async fn flush(&mut self) -> Result<()> {
-        let pending = std::mem::take(&mut self.pending);
-        self.pending_bytes = 0;
-        for (dt, docs) in pending {
-            if !self.days.contains_key(&dt) {
-                let known = self.archived_documents(dt).await?;
-                self.days.insert(dt, (known, self.chain.next_parts(dt)));
-            }
-            let (known, next) = self.days.get_mut(&dt).expect("inserted above");
-            let mut fresh = Vec::with_capacity(docs.len());
-            for seg in docs {
-                if known.insert(Sha256::digest(seg.text()).into()) {
-                    fresh.push(seg);
-                } else {
-                    self.out.summary.unchanged += 1;
-                }
-            }
-            if fresh.is_empty() {
-                continue;
-            }
-            sort_for_archive(&mut fresh);
-            let mut parts = DayParts::new(dt, next);
-            parts.push(&mut self.out, fresh).await?;
-            *next = parts.finish(&mut self.out).await?;
-        }
-        Ok(())
-    }
-
-    /// SHA-256 of every document in the committed `segments` parts of `dt`.
-    async fn archived_documents(&self, dt: NaiveDate) -> Result<HashSet<[u8; 32]>> {
-        let mut known = HashSet::new();
-        for key in self.chain.committed_parts(Table::Segments, dt) {
-            let Some(bytes) = crate::store::get(self.out.store, &key).await? else {
-                continue;
-            };
-            for (text, _) in read_segment_documents(&key, bytes)? {
-                known.insert(Sha256::digest(text.as_bytes()).into());
-            }
-        }
-        Ok(known)
-    }
-
-    /// Writes everything still buffered and returns the summary. Objects a manifest has
-    /// already committed (a quarantined input seen again) are left out of it: only what
-    /// this import adds is listed, so a re-run of the same input commits nothing.
-    pub async fn finish(mut self) -> Result<ExportSummary> {
-        self.flush().await?;
-        let mut summary = self.out.into_summary();
-        let committed = self.chain.committed();
-        summary
-            .objects
-            .retain(|k, _| !committed.contains_key(k.as_str()));
-        summary.objects_written = summary.objects.len() as u64;
-        Ok(summary)
-    }
 }
 
 #[cfg(test)]

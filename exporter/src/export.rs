@@ -5,10 +5,20 @@
 
 use std::path::Path;
 
-use crate::archive::{ExportSummary, ImportWriter, WriterConfig};
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::NaiveDate;
+use sha2::{Digest, Sha256};
+
+use schema::v1::{ArchivedSegment, Table, sort_for_archive};
+
+use crate::archive::{ArchiveWriter, DayParts, ExportSummary, NextParts, WriterConfig};
 use crate::error::{Error, Result};
+use crate::ledger::Chain;
 use crate::ledger::{RunRecord, Tracked, commit_import, read_chain};
+use crate::parquet_io::read_segment_documents;
 use crate::source::FileSource;
+use crate::source::SourceItem;
 use crate::source::files::InputReader;
 use crate::store::ArchiveStore;
 
@@ -134,4 +144,110 @@ pub async fn export_inputs<S: ArchiveStore>(
     commit_import(store, &mut chain, &summary, "files").await?;
     release(store, &mut tracked, &summary).await?;
     Ok(summary)
+}
+
+/// A file import: documents in any order, buffered per day; each flush adds parts with
+/// each day's next free numbers, and skips documents the archive already holds.
+pub struct ImportWriter<'a, S: ArchiveStore> {
+    out: ArchiveWriter<'a, S>,
+    chain: &'a Chain,
+    pending: BTreeMap<NaiveDate, Vec<ArchivedSegment>>,
+    pending_bytes: usize,
+    /// Per day: SHA-256 of every document text archived there, and the next part numbers.
+    days: BTreeMap<NaiveDate, (HashSet<[u8; 32]>, NextParts)>,
+}
+
+impl<'a, S: ArchiveStore> ImportWriter<'a, S> {
+    /// An import into `store`, whose committed state is `chain`.
+    pub fn new(store: &'a S, config: WriterConfig, chain: &'a Chain) -> Self {
+        Self {
+            out: ArchiveWriter::new(store, config),
+            chain,
+            pending: BTreeMap::new(),
+            pending_bytes: 0,
+            days: BTreeMap::new(),
+        }
+    }
+
+    /// Counts an input file read (for the summary).
+    pub fn count_input(&mut self, files: u64, bytes: u64) {
+        self.out.count_input(files, bytes);
+    }
+
+    /// The summary so far.
+    pub fn summary(&self) -> &ExportSummary {
+        self.out.summary()
+    }
+
+    /// Takes one source item; writes parts when the buffer is full.
+    pub async fn push(&mut self, item: SourceItem) -> Result<()> {
+        if let Some(seg) = self.out.intake(item).await? {
+            self.pending_bytes += seg.text().len();
+            self.pending
+                .entry(seg.placement().dt)
+                .or_default()
+                .push(seg);
+            if self.pending_bytes >= self.out.config().buffer_bytes {
+                self.flush().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes every buffered day as new parts.
+    async fn flush(&mut self) -> Result<()> {
+        let pending = std::mem::take(&mut self.pending);
+        self.pending_bytes = 0;
+        for (dt, docs) in pending {
+            if !self.days.contains_key(&dt) {
+                let known = self.archived_documents(dt).await?;
+                self.days.insert(dt, (known, self.chain.next_parts(dt)));
+            }
+            let (known, next) = self.days.get_mut(&dt).expect("inserted above");
+            let mut fresh = Vec::with_capacity(docs.len());
+            for seg in docs {
+                if known.insert(Sha256::digest(seg.text()).into()) {
+                    fresh.push(seg);
+                } else {
+                    self.out.count_unchanged();
+                }
+            }
+            if fresh.is_empty() {
+                continue;
+            }
+            sort_for_archive(&mut fresh);
+            let mut parts = DayParts::new(dt, next);
+            parts.push(&mut self.out, fresh).await?;
+            *next = parts.finish(&mut self.out).await?;
+        }
+        Ok(())
+    }
+
+    /// SHA-256 of every document in the committed `segments` parts of `dt`.
+    async fn archived_documents(&self, dt: NaiveDate) -> Result<HashSet<[u8; 32]>> {
+        let mut known = HashSet::new();
+        for key in self.chain.committed_parts(Table::Segments, dt) {
+            let Some(bytes) = crate::store::get(self.out.store(), &key).await? else {
+                continue;
+            };
+            for (text, _) in read_segment_documents(&key, bytes)? {
+                known.insert(Sha256::digest(text.as_bytes()).into());
+            }
+        }
+        Ok(known)
+    }
+
+    /// Writes everything still buffered and returns the summary. Objects a manifest has
+    /// already committed (a quarantined input seen again) are left out of it: only what
+    /// this import adds is listed, so a re-run of the same input commits nothing.
+    pub async fn finish(mut self) -> Result<ExportSummary> {
+        self.flush().await?;
+        let mut summary = self.out.into_summary();
+        let committed = self.chain.committed();
+        summary
+            .objects
+            .retain(|k, _| !committed.contains_key(k.as_str()));
+        summary.objects_written = summary.objects.len() as u64;
+        Ok(summary)
+    }
 }

@@ -160,7 +160,7 @@ pub async fn reimport(
     let mut tracked = crate::ledger::Tracked::read(store).await?;
     tracked.take_lease(store, Duration::hours(1)).await?;
     let mut chain = crate::ledger::read_chain(store).await?;
-    let mut writer = crate::archive::ImportWriter::new(store, config, &chain);
+    let mut writer = crate::export::ImportWriter::new(store, config, &chain);
     for item in source.fetch(&ids).await? {
         writer.push(item).await?;
     }
