@@ -158,7 +158,9 @@ pub async fn lookup(
             by_part.push((meta.key, partition(dt), ids.clone()));
         }
     }
-    let mut views = Vec::new();
+    // A trace's spans can sit in more than one part of its day (a late segment added by a
+    // later import): they are gathered into one trace.
+    let mut spans: BTreeMap<String, (String, Vec<SpanView>)> = BTreeMap::new();
     for (key, partition, ids) in by_part {
         let Some(bytes) = exporter::store::get(store, &key).await? else {
             continue;
@@ -167,13 +169,21 @@ pub async fn lookup(
         read.bytes += bytes.len() as u64;
         let batches = decode(&key, bytes)?;
         for id in ids {
-            let spans = spans_of(&batches, &id);
-            if !spans.is_empty() {
+            let found = spans_of(&batches, &id);
+            if !found.is_empty() {
                 let dt = partition.trim_start_matches("dt=").to_owned();
-                views.push(trace_view(id, dt, spans));
+                spans
+                    .entry(id)
+                    .or_insert_with(|| (dt, Vec::new()))
+                    .1
+                    .extend(found);
             }
         }
     }
+    let mut views: Vec<TraceView> = spans
+        .into_iter()
+        .map(|(id, (dt, spans))| trace_view(id, dt, spans))
+        .collect();
     views.sort_by(|a, b| (a.start_us, &a.trace_id).cmp(&(b.start_us, &b.trace_id)));
     // The first failure is where it started: among failing spans whose children did not
     // fail (the API Gateway 500 is only the echo of the DynamoDB fault under it), the

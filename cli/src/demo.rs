@@ -72,6 +72,16 @@ async fn payments(archive: &Path, store: &LocalDirStore, sim: &SimConfig) -> any
         .map(|(n, b)| (n.as_str(), b.as_bytes()))
         .collect();
     let summary = export_inputs(&inputs, store, WriterConfig::default()).await?;
+    // The months and years that are over get their payment-index roll-ups, as sealing does.
+    let mut chain = exporter::read_chain(store).await?;
+    let rolled = exporter::rollup::roll_up(
+        store,
+        &mut chain,
+        &WriterConfig::default(),
+        chrono::Utc::now(),
+        exporter::seal::DEFAULT_SEAL_AFTER_DAYS,
+    )
+    .await?;
     let r = &report;
     println!(
         "  requests     {} payment creations, {} Stripe webhooks, {} Prism deliveries, {} DLQ replays",
@@ -99,6 +109,13 @@ async fn payments(archive: &Path, store: &LocalDirStore, sim: &SimConfig) -> any
         println!(
             "  unchanged    {} documents were already archived byte for byte: not written again",
             summary.unchanged
+        );
+    }
+    if let Some(link) = &rolled {
+        println!(
+            "  rolled up    the payment index of every month and year that is over ({}), so a \
+             lookup with no date reads a handful of objects",
+            link.key
         );
     }
     println!(

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::parquet_io::decode;
 use crate::store::ArchiveStore;
-use schema::v1::{HOLDS_PREFIX, Table, day_prefix};
+use schema::v1::{HOLDS_PREFIX, Period, RollupKey, Table, day_prefix, payment_bucket};
 
 /// What `payment_index` says about one payment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -32,36 +32,74 @@ pub struct PaymentHit {
     pub bytes: u64,
 }
 
-/// Reads `payment_index` for the payment's trace ids: one small part per sealed day.
+/// Finds the payment's trace ids with no date given, reading the largest roll-up tier of
+/// each period ([`crate::rollup`]): the payment's bucket of every year part, of every month
+/// part of a year not rolled up, then every `payment_index` day part no roll-up covers.
 pub async fn find_payment(store: &impl ArchiveStore, payment_id: &str) -> Result<PaymentHit> {
     let mut hit = PaymentHit::default();
-    let prefix = schema::v1::table_prefix(Table::PaymentIndex);
-    for meta in store.list(&prefix).await? {
-        let Some(bytes) = crate::store::get(store, &meta.key).await? else {
-            continue;
-        };
-        hit.files += 1;
-        hit.bytes += bytes.len() as u64;
-        for batch in decode(&meta.key, bytes)? {
-            let (Some(ids), Some(traces)) = (
-                batch.column_by_name("payment_id"),
-                batch.column_by_name("trace_id"),
-            ) else {
-                return Err(Error::CorruptPart {
-                    key: meta.key.clone(),
-                    reason: "no payment_id / trace_id column".into(),
-                });
+    let bucket = payment_bucket(payment_id);
+    let mut covered: BTreeSet<String> = BTreeSet::new();
+    let mut years: BTreeSet<i32> = BTreeSet::new();
+    for year_tier in [true, false] {
+        for meta in store
+            .list(&RollupKey::bucket_prefix(year_tier, bucket))
+            .await?
+        {
+            let Some(rollup) = RollupKey::parse(&meta.key) else {
+                continue;
             };
-            let (ids, traces) = (ids.as_string::<i32>(), traces.as_string::<i32>());
-            for i in 0..batch.num_rows() {
-                if ids.value(i) == payment_id {
-                    hit.trace_ids.insert(traces.value(i).to_owned());
-                    hit.index_keys.insert(meta.key.clone());
+            match rollup.period {
+                Period::Year(y) => {
+                    years.insert(y);
                 }
+                Period::Month(y, _) if years.contains(&y) => continue,
+                Period::Month(..) => {}
+            }
+            if let Some(bytes) = read_index_part(store, &meta.key, payment_id, &mut hit).await? {
+                covered.extend(crate::rollup::covers(&bytes));
             }
         }
     }
+    let prefix = schema::v1::table_prefix(Table::PaymentIndex);
+    for meta in store.list(&prefix).await? {
+        if !covered.contains(&meta.key) {
+            read_index_part(store, &meta.key, payment_id, &mut hit).await?;
+        }
+    }
     Ok(hit)
+}
+
+/// Reads one payment-index part (a day part or a roll-up) for the payment's rows.
+async fn read_index_part(
+    store: &impl ArchiveStore,
+    key: &str,
+    payment_id: &str,
+    hit: &mut PaymentHit,
+) -> Result<Option<bytes::Bytes>> {
+    let Some(bytes) = crate::store::get(store, key).await? else {
+        return Ok(None);
+    };
+    hit.files += 1;
+    hit.bytes += bytes.len() as u64;
+    for batch in decode(key, bytes.clone())? {
+        let (Some(ids), Some(traces)) = (
+            batch.column_by_name("payment_id"),
+            batch.column_by_name("trace_id"),
+        ) else {
+            return Err(Error::CorruptPart {
+                key: key.to_owned(),
+                reason: "no payment_id / trace_id column".into(),
+            });
+        };
+        let (ids, traces) = (ids.as_string::<i32>(), traces.as_string::<i32>());
+        for i in 0..batch.num_rows() {
+            if ids.value(i) == payment_id {
+                hit.trace_ids.insert(traces.value(i).to_owned());
+                hit.index_keys.insert(key.to_owned());
+            }
+        }
+    }
+    Ok(Some(bytes))
 }
 
 /// One version of one object, as a hold names it.
@@ -83,7 +121,7 @@ pub async fn objects_of_payment(
     let mut prefixes: BTreeSet<String> = hit.index_keys.clone();
     for t in &hit.trace_ids {
         if let Some(p) = schema::TracePlacement::of(t) {
-            for table in [Table::Segments, Table::Spans, Table::Traces] {
+            for table in Table::ALL {
                 prefixes.insert(day_prefix(table, p.dt));
             }
         }

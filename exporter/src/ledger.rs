@@ -49,6 +49,8 @@ pub enum ManifestKind {
     Day,
     /// A file import: parts added to the days its documents belong to.
     Import,
+    /// The payment index rolled up over months and years that are over.
+    Rollup,
 }
 
 /// How a sealed day ended.
@@ -160,6 +162,7 @@ impl Manifest {
         match (self.kind, self.day, self.status) {
             (ManifestKind::Day, Some(d), Some(DayStatus::Expired)) => format!("day {d} (expired)"),
             (ManifestKind::Day, Some(d), _) => format!("day {d}"),
+            (ManifestKind::Rollup, ..) => "payment index roll-up".into(),
             _ => format!("{} import", self.source),
         }
     }
@@ -495,11 +498,21 @@ impl Tracked {
         }
         let at = Utc::now();
         self.progress.lease = Some(Lease {
-            owner: me,
+            owner: me.clone(),
             acquired_at: at,
             expires_at: at + length,
         });
-        self.write(store).await
+        match self.write(store).await {
+            // Another writer took it between our read and our write: say who.
+            Err(Error::Conflict { key }) => match Self::read(store).await?.progress.lease {
+                Some(lease) if lease.owner != me => Err(Error::Busy {
+                    owner: lease.owner,
+                    until: lease.expires_at.to_rfc3339(),
+                }),
+                _ => Err(Error::Conflict { key }),
+            },
+            other => other,
+        }
     }
 
     /// Gives the lease back, recording how the run ended.

@@ -21,6 +21,7 @@ pub mod reconcile;
 pub mod redact;
 pub mod retention;
 pub mod retry;
+pub mod rollup;
 pub mod seal;
 pub mod source;
 pub mod store;

@@ -62,6 +62,44 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Failure> {
 }
 
 async fn run(payload: &Value, deadline: Instant) -> Result<Value, Error> {
+    let source = XRaySource::from_env(parse_var("XRAY_ARCHIVE_CONCURRENCY", 4usize)?).await;
+    let store = async {
+        S3Store::new(
+            S3Store::client_from_env().await,
+            &archive_url_from_env()?,
+            s3_options_from_env()?,
+        )
+    }
+    .await;
+    // The metrics line is printed on every run, failed ones too (a bad setting included), so
+    // the alarms see every run.
+    let store = match store {
+        Ok(store) => store,
+        Err(e) => {
+            println!("{}", emf_line(None, None, 0, Utc::now()));
+            return Err(e);
+        }
+    };
+    let result = seal(payload, deadline, &source, &store).await;
+    let throttles = source.pace_stats().throttles;
+    match &result {
+        Ok(report) => println!("{}", emf_line(Some(report), None, throttles, Utc::now())),
+        Err(_) => {
+            let s = status(&store, Utc::now()).await.ok();
+            println!("{}", emf_line(None, s.as_ref(), throttles, Utc::now()));
+        }
+    }
+    let report = result?;
+    Ok(json!({ "export": report, "api_calls": source.api_calls() }))
+}
+
+/// Checks the event and settings, then seals what is due.
+async fn seal(
+    payload: &Value,
+    deadline: Instant,
+    source: &XRaySource,
+    store: &S3Store,
+) -> Result<exporter::seal::RunReport, Error> {
     let day = |field: &str| -> Result<Option<NaiveDate>, Error> {
         payload
             .get(field)
@@ -81,26 +119,6 @@ async fn run(payload: &Value, deadline: Instant) -> Result<Value, Error> {
         ..SealOptions::default()
     };
     exporter::config::check_policy_env()?;
-    let source = XRaySource::from_env(parse_var("XRAY_ARCHIVE_CONCURRENCY", 4usize)?).await;
-    let store = S3Store::new(
-        S3Store::client_from_env().await,
-        &archive_url_from_env()?,
-        s3_options_from_env()?,
-    )?;
-    let result = async {
-        source.check_destination().await?;
-        seal_days(&source, &store, &options, Utc::now(), &mut |_| {}).await
-    }
-    .await;
-    // The metrics line is printed on failed runs too, so the alarms see every run.
-    let throttles = source.pace_stats().throttles;
-    match &result {
-        Ok(report) => println!("{}", emf_line(Some(report), None, throttles, Utc::now())),
-        Err(_) => {
-            let s = status(&store, Utc::now()).await.ok();
-            println!("{}", emf_line(None, s.as_ref(), throttles, Utc::now()));
-        }
-    }
-    let report = result?;
-    Ok(json!({ "export": report, "api_calls": source.api_calls() }))
+    source.check_destination().await?;
+    seal_days(source, store, &options, Utc::now(), &mut |_| {}).await
 }

@@ -151,13 +151,31 @@ pub fn writer_properties(table: Table) -> WriterProperties {
 
 /// Encodes batches of one table as one Parquet file in memory.
 pub fn encode(table: Table, key: &str, batches: &[RecordBatch]) -> Result<Bytes> {
+    encode_with(table, key, batches, Vec::new())
+}
+
+/// Encodes batches of one table as one Parquet file in memory, with more key-value metadata.
+pub fn encode_with(
+    table: Table,
+    key: &str,
+    batches: &[RecordBatch],
+    metadata: Vec<KeyValue>,
+) -> Result<Bytes> {
     let err = |source| Error::Encode {
         key: key.to_owned(),
         source,
     };
+    let mut props = writer_properties(table);
+    if !metadata.is_empty() {
+        let mut kv = props.key_value_metadata().cloned().unwrap_or_default();
+        kv.extend(metadata);
+        props = props
+            .into_builder()
+            .set_key_value_metadata(Some(kv))
+            .build();
+    }
     let mut buf = Vec::new();
-    let mut w = ArrowWriter::try_new(&mut buf, table.schema(), Some(writer_properties(table)))
-        .map_err(err)?;
+    let mut w = ArrowWriter::try_new(&mut buf, table.schema(), Some(props)).map_err(err)?;
     for b in batches {
         w.write(b).map_err(err)?;
     }

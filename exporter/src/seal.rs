@@ -485,6 +485,7 @@ async fn seal_day<S: ArchiveStore>(
         parts.push(&mut out, docs).await?;
     }
     parts.finish(&mut out).await?;
+    crate::rollup::roll_up_sealed_day(&mut out, chain, day).await?;
     let mut redactions = crate::redact::Counts::new();
     for hour in progress.hours.values() {
         for (k, n) in &hour.redactions {

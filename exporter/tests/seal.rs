@@ -334,3 +334,144 @@ async fn an_import_adds_parts_and_never_rewrites_a_sealed_day() {
     assert!(after.values().all(|n| *n == 1));
     assert!(verify(&store, None).await.unwrap().findings.is_empty());
 }
+
+#[tokio::test]
+async fn months_that_are_over_are_rolled_up_once_and_a_lookup_reads_a_handful_of_parts() {
+    // 300 traces from 2026-01-30 over about four days: January and February.
+    let mut g = PaymentTraces::new(3, 1_769_731_200.0);
+    let mut docs = Vec::new();
+    for _ in 0..300 {
+        docs.extend(g.next_trace(1200.0));
+    }
+    let store = MemoryStore::default();
+    let text = docs.join("\n").into_bytes();
+    exporter::export_inputs(&[("all.jsonl", &text)], &store, options().writer)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .list("v1/payment_index_month/")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let mut chain = exporter::read_chain(&store).await.unwrap();
+    let now = at("2026-03-20T00:00:00Z");
+    let link = exporter::rollup::roll_up(&store, &mut chain, &options().writer, now, 8)
+        .await
+        .unwrap();
+    assert!(link.is_some());
+    // Once is enough: nothing is due again.
+    let again = exporter::rollup::roll_up(&store, &mut chain, &options().writer, now, 8)
+        .await
+        .unwrap();
+    assert!(again.is_none());
+    let keys: Vec<String> = store
+        .list("v1/payment_index_month/")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.key)
+        .collect();
+    assert!(
+        keys.iter()
+            .any(|k| k.ends_with("month=2026-01/part-0000.parquet"))
+    );
+    assert!(
+        keys.iter()
+            .any(|k| k.ends_with("month=2026-02/part-0000.parquet"))
+    );
+    assert!(
+        store
+            .list("v1/payment_index_year/")
+            .await
+            .unwrap()
+            .is_empty(),
+        "2026 is not over"
+    );
+    let day_parts = store.list("v1/payment_index/").await.unwrap().len();
+    assert!(day_parts >= 4, "{day_parts}");
+    // Every payment is found from its bucket's month parts alone, the same traces a scan of
+    // the day parts finds.
+    for n in [1, 150, 300] {
+        let payment = format!("pay_{n:012}");
+        let hit = exporter::holds::find_payment(&store, &payment)
+            .await
+            .unwrap();
+        assert!(!hit.trace_ids.is_empty(), "{payment}");
+        assert!(hit.files <= 2, "{payment}: {} files", hit.files);
+        assert!(
+            hit.index_keys
+                .iter()
+                .all(|k| k.contains("payment_index_month"))
+        );
+    }
+    // A day imported after its month was rolled up is read too: no roll-up covers it.
+    // A second generator numbers its payments from 1 again: its first trace is another
+    // trace of pay_000000000001.
+    let mut late = PaymentTraces::new(4, 1_769_731_200.0 + 7200.0);
+    let extra_text = late.next_trace(1.0).join("\n").into_bytes();
+    exporter::export_inputs(&[("late.jsonl", &extra_text)], &store, options().writer)
+        .await
+        .unwrap();
+    let hit = exporter::holds::find_payment(&store, "pay_000000000001")
+        .await
+        .unwrap();
+    assert_eq!(
+        hit.trace_ids.len(),
+        2,
+        "the first trace and the late one: {hit:?}"
+    );
+    assert!(
+        hit.index_keys
+            .iter()
+            .any(|k| k.starts_with("v1/payment_index/day=2026-01-30/"))
+    );
+    let check = verify(&store, None).await.unwrap();
+    assert!(check.findings.is_empty(), "{:?}", check.findings);
+}
+
+#[tokio::test]
+async fn sealing_the_last_day_of_a_month_commits_its_roll_up_with_the_day() {
+    // 200 traces from 2026-03-30 over about two days.
+    let mut g = PaymentTraces::new(5, 1_774_828_800.0);
+    let mut docs = Vec::new();
+    for _ in 0..200 {
+        docs.extend(g.next_trace(1000.0));
+    }
+    let source = MemorySource::of(docs);
+    let store = MemoryStore::default();
+    let opts = SealOptions {
+        from: Some(day("2026-03-30")),
+        to: Some(day("2026-04-01")),
+        ..options()
+    };
+    seal_days(&source, &store, &opts, at("2026-04-05T00:00:00Z"), &mut |_| {})
+        .await
+        .unwrap();
+    let chain = exporter::read_chain(&store).await.unwrap();
+    let march31 = chain
+        .manifests
+        .iter()
+        .find(|(_, m, _)| m.day == Some(day("2026-03-31")))
+        .map(|(_, m, _)| m)
+        .unwrap();
+    let rollups: Vec<&str> = march31
+        .objects
+        .iter()
+        .map(|o| o.key.as_str())
+        .filter(|k| k.contains("payment_index_month"))
+        .collect();
+    assert!(!rollups.is_empty());
+    assert!(rollups.iter().all(|k| k.contains("month=2026-03/")), "{rollups:?}");
+    let stored = store.list("v1/payment_index_month/").await.unwrap().len();
+    assert_eq!(stored, rollups.len(), "every roll-up part is committed by that manifest");
+    // A March payment comes from its bucket's month part; the first of April's day part is
+    // the only day part no roll-up covers.
+    let hit = exporter::holds::find_payment(&store, "pay_000000000001")
+        .await
+        .unwrap();
+    assert_eq!(hit.trace_ids.len(), 1);
+    assert_eq!(hit.files, 2, "{hit:?}");
+    assert!(verify(&store, None).await.unwrap().findings.is_empty());
+}

@@ -99,15 +99,16 @@ RAW_CUSTOMER = "cus_NffrFeUfNV2Hib"
 @pytest.fixture(scope="module")
 def aws(moto):
     ddb = client("dynamodb", moto["clean"])
-    # Underscores: a name like payments-2500-629279271 would read as a card number.
+    # Underscores: a name like payments-2500-629279271 would read as a card number (the
+    # queues' too: their URLs are in the documents).
     table = unique("payments").replace("-", "_")
     ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
                      AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
                      KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
     sqs = client("sqs", moto["clean"])
-    dlq = sqs.create_queue(QueueName=unique("prism-dlq"))["QueueUrl"]
+    dlq = sqs.create_queue(QueueName=unique("prism-dlq").replace("-", "_"))["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    queue = sqs.create_queue(QueueName=unique("prism"), Attributes={
+    queue = sqs.create_queue(QueueName=unique("prism").replace("-", "_"), Attributes={
         "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"})})["QueueUrl"]
     return {"ddb": ddb, "sqs": sqs, "table": table, "queue": queue, "dlq": dlq}
 
@@ -256,7 +257,7 @@ def day_of(epoch: int) -> str:
 
 
 def test_simulated_traffic_through_xray_put_trace_segments(vaultlink, binary, moto, tmp_path):
-    day = int(time.time()) // 86400 * 86400 - 2 * 86400
+    day = int(time.time()) // 86400 * 86400 - 14 * 86400  # days no other test on the shared emulator uses
     env = cli_env(moto["clean"])
     report = json.loads(subprocess.run([str(vaultlink), "simulate", "--xray", "--payments", "20", "--days", "1",
                                         "--seed", str(int(time.time())), "--start", str(day)],

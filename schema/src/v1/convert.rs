@@ -274,6 +274,53 @@ pub fn payment_index_batch(rows: &mut [PaymentIndexRow]) -> Result<RecordBatch, 
     )
 }
 
+/// Reads `payment_index` rows back from a batch of that table, by column name. The trace
+/// start comes back at the table's millisecond precision.
+pub fn payment_index_rows(batch: &RecordBatch) -> Result<Vec<PaymentIndexRow>, ArrowError> {
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::{Date32Type, TimestampMillisecondType};
+    let column = |name: &str| {
+        batch
+            .column_by_name(name)
+            .ok_or_else(|| ArrowError::SchemaError(format!("payment_index has no {name} column")))
+    };
+    let text = |name: &str| -> Result<_, ArrowError> {
+        column(name)?
+            .as_string_opt::<i32>()
+            .ok_or_else(|| ArrowError::SchemaError(format!("{name} is not a string column")))
+    };
+    let flag = |name: &str| -> Result<_, ArrowError> {
+        column(name)?
+            .as_boolean_opt()
+            .ok_or_else(|| ArrowError::SchemaError(format!("{name} is not a boolean column")))
+    };
+    let (payment_id, trace_id, root_name) =
+        (text("payment_id")?, text("trace_id")?, text("root_name")?);
+    let (error, fault) = (flag("error")?, flag("fault")?);
+    let dt = column("dt")?
+        .as_primitive_opt::<Date32Type>()
+        .ok_or_else(|| ArrowError::SchemaError("dt is not a date column".into()))?;
+    let start = column("start_time")?
+        .as_primitive_opt::<TimestampMillisecondType>()
+        .ok_or_else(|| ArrowError::SchemaError("start_time is not a timestamp".into()))?;
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+    Ok((0..batch.num_rows())
+        .map(|i| PaymentIndexRow {
+            payment_id: payment_id.value(i).to_owned(),
+            trace_id: trace_id.value(i).to_owned(),
+            dt: epoch + chrono::Days::new(dt.value(i).max(0) as u64),
+            start_us: start.value(i) * 1000,
+            root_name: if root_name.is_null(i) {
+                String::new()
+            } else {
+                root_name.value(i).to_owned()
+            },
+            error: error.value(i),
+            fault: fault.value(i),
+        })
+        .collect())
+}
+
 fn timestamp_builder(capacity: usize) -> TimestampMillisecondBuilder {
     TimestampMillisecondBuilder::with_capacity(capacity).with_timezone("UTC")
 }
@@ -851,5 +898,47 @@ impl TracesBuilder {
             Arc::new(self.correlation_ids.finish()),
         ];
         RecordBatch::try_new(Table::Traces.schema(), columns)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payment_index_rows_round_trip_through_a_batch() {
+        let row = |p: &str, t: &str, day: u32, ms: i64, e: bool, f: bool| PaymentIndexRow {
+            payment_id: p.into(),
+            trace_id: t.into(),
+            dt: NaiveDate::from_ymd_opt(2026, 3, day).unwrap(),
+            start_us: ms * 1000,
+            root_name: format!("root-{p}"),
+            error: e,
+            fault: f,
+        };
+        let mut rows = vec![
+            row(
+                "pay_b",
+                "1-69a4fca2-c21447503966ac80172cba76",
+                2,
+                1_772_420_258_173,
+                false,
+                true,
+            ),
+            row(
+                "pay_a",
+                "1-69a4fcb1-25baedd8616b2f798296c3e8",
+                3,
+                1_772_420_273_798,
+                true,
+                false,
+            ),
+        ];
+        let batch = payment_index_batch(&mut rows).unwrap();
+        assert_eq!(
+            payment_index_rows(&batch).unwrap(),
+            rows,
+            "sorted, every column back"
+        );
     }
 }

@@ -3,6 +3,8 @@
 //! ```text
 //! <root>/v1/<table>/dt=YYYY-MM-DD/part-NNNN.parquet   segments, spans, traces
 //! <root>/v1/payment_index/day=YYYY-MM-DD/part-NNNN.parquet
+//! <root>/v1/payment_index_month/bucket=NN/month=YYYY-MM/part-0000.parquet   roll-ups
+//! <root>/v1/payment_index_year/bucket=NN/year=YYYY/part-0000.parquet
 //! <root>/_manifests/NNNNNNNNNN.json                    one per sealed day or import: the commit
 //! <root>/_quarantine/<sha256-prefix>.json / .raw       rejected inputs
 //! <root>/_holds/<time>-<payment>-<action>.json         the legal-hold log
@@ -147,6 +149,110 @@ pub fn table_prefix(table: Table) -> String {
     format!("{SCHEMA_VERSION}/{}/", table.name())
 }
 
+/// A period the payment index is rolled up over, once it is over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Period {
+    /// A calendar month: year and month (1-12).
+    Month(i32, u32),
+    /// A calendar year.
+    Year(i32),
+}
+
+impl Period {
+    /// The month or year `dt` is in.
+    pub fn month_of(dt: NaiveDate) -> Self {
+        use chrono::Datelike;
+        Period::Month(dt.year(), dt.month())
+    }
+
+    /// The first and last day of the period.
+    pub fn days(self) -> (NaiveDate, NaiveDate) {
+        let first = match self {
+            Period::Month(y, m) => NaiveDate::from_ymd_opt(y, m, 1),
+            Period::Year(y) => NaiveDate::from_ymd_opt(y, 1, 1),
+        }
+        .expect("a valid period");
+        let next = match self {
+            Period::Month(..) => first.checked_add_months(chrono::Months::new(1)),
+            Period::Year(_) => first.checked_add_months(chrono::Months::new(12)),
+        }
+        .expect("a representable period");
+        (first, next.pred_opt().expect("a day before"))
+    }
+
+    /// The tier's table directory under `v1/`.
+    fn tier(self) -> &'static str {
+        match self {
+            Period::Month(..) => "payment_index_month",
+            Period::Year(_) => "payment_index_year",
+        }
+    }
+}
+
+/// One roll-up part of the payment index: a period and a payment-id bucket. Roll-ups live
+/// beside the `payment_index` table, not in it, so Athena never counts a row twice; only
+/// the no-date lookup reads them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RollupKey {
+    /// The month or year.
+    pub period: Period,
+    /// [`payment_bucket`] of every payment id in the part.
+    pub bucket: u32,
+}
+
+impl RollupKey {
+    /// The part's object key.
+    ///
+    /// ```
+    /// use schema::v1::{Period, RollupKey};
+    /// let k = RollupKey { period: Period::Month(2026, 3), bucket: 7 };
+    /// assert_eq!(k.key(), "v1/payment_index_month/bucket=07/month=2026-03/part-0000.parquet");
+    /// assert_eq!(RollupKey::parse(&k.key()), Some(k));
+    /// ```
+    pub fn key(&self) -> String {
+        let period = match self.period {
+            Period::Month(y, m) => format!("month={y:04}-{m:02}"),
+            Period::Year(y) => format!("year={y:04}"),
+        };
+        format!("{}/{}/", SCHEMA_VERSION, self.period.tier())
+            + &format!("bucket={:02}/{period}/part-0000.parquet", self.bucket)
+    }
+
+    /// The prefix of every roll-up of one tier and bucket.
+    pub fn bucket_prefix(year_tier: bool, bucket: u32) -> String {
+        let tier = if year_tier {
+            Period::Year(0).tier()
+        } else {
+            Period::Month(0, 1).tier()
+        };
+        format!("{SCHEMA_VERSION}/{tier}/bucket={bucket:02}/")
+    }
+
+    /// Reads a roll-up key back; `None` for anything else.
+    pub fn parse(key: &str) -> Option<Self> {
+        let rest = key.strip_prefix(SCHEMA_VERSION)?.strip_prefix('/')?;
+        let mut parts = rest.split('/');
+        let tier = parts.next()?;
+        let bucket: u32 = parts.next()?.strip_prefix("bucket=")?.parse().ok()?;
+        let period = parts.next()?;
+        if parts.next()? != "part-0000.parquet" || parts.next().is_some() {
+            return None;
+        }
+        let period = match tier {
+            "payment_index_month" => {
+                let (y, m) = period.strip_prefix("month=")?.split_once('-')?;
+                let (y, m) = (y.parse().ok()?, m.parse().ok()?);
+                NaiveDate::from_ymd_opt(y, m, 1)?;
+                Period::Month(y, m)
+            }
+            "payment_index_year" => Period::Year(period.strip_prefix("year=")?.parse().ok()?),
+            _ => return None,
+        };
+        let k = Self { period, bucket };
+        (bucket < PAYMENT_BUCKETS && k.key() == key).then_some(k)
+    }
+}
+
 /// The key of manifest number `seq` (from 1). The key comes from the number alone, so two
 /// writers that both want to commit number `seq` race for one key, and a create-only write
 /// lets exactly one of them win.
@@ -220,6 +326,44 @@ mod tests {
         ] {
             assert_eq!(PartKey::parse(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn roll_up_keys_round_trip_and_stay_out_of_the_payment_index_table() {
+        for period in [
+            Period::Month(2024, 2),
+            Period::Month(2026, 12),
+            Period::Year(2031),
+        ] {
+            for bucket in [0, 63] {
+                let k = RollupKey { period, bucket };
+                assert_eq!(RollupKey::parse(&k.key()), Some(k), "{}", k.key());
+                assert!(!k.key().starts_with(&table_prefix(Table::PaymentIndex)));
+                assert!(is_append_only(&k.key()));
+                assert!(k.key().starts_with(&RollupKey::bucket_prefix(
+                    matches!(period, Period::Year(_)),
+                    bucket
+                )));
+                assert_eq!(PartKey::parse(&k.key()), None);
+            }
+        }
+        assert_eq!(
+            RollupKey::parse("v1/payment_index_month/bucket=64/month=2026-03/part-0000.parquet"),
+            None
+        );
+        assert_eq!(
+            RollupKey::parse("v1/payment_index_month/bucket=07/month=2026-13/part-0000.parquet"),
+            None
+        );
+        assert_eq!(
+            Period::Month(2024, 2).days(),
+            (day("2024-02-01"), day("2024-02-29"))
+        );
+        assert_eq!(
+            Period::Year(2026).days(),
+            (day("2026-01-01"), day("2026-12-31"))
+        );
+        assert_eq!(Period::month_of(day("2026-03-31")), Period::Month(2026, 3));
     }
 
     #[test]

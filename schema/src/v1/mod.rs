@@ -7,12 +7,13 @@ mod tables;
 pub use convert::{
     ArchivedSegment, CORRELATION_ID, CUSTOMER_ID, PAYMENT_ID, PAYMENT_PROVIDER, PROMOTED,
     PaymentIndexRow, RejectedDocument, Rejection, WindowBatches, convert, payment_index_batch,
-    seconds_to_us, sort_for_archive,
+    payment_index_rows, seconds_to_us, sort_for_archive,
 };
 pub use layout::{
-    APPEND_ONLY_PREFIXES, HOLDS_PREFIX, MANIFEST_PREFIX, PAYMENT_BUCKETS, PartKey,
-    QUARANTINE_PREFIX, STATE_PREFIX, day_of_key, day_prefix, is_append_only, manifest_key,
-    manifest_seq, partition, partition_column, payment_bucket, staging_key, table_prefix,
+    APPEND_ONLY_PREFIXES, HOLDS_PREFIX, MANIFEST_PREFIX, PAYMENT_BUCKETS, PartKey, Period,
+    QUARANTINE_PREFIX, RollupKey, STATE_PREFIX, day_of_key, day_prefix, is_append_only,
+    manifest_key, manifest_seq, partition, partition_column, payment_bucket, staging_key,
+    table_prefix,
 };
 pub use tables::{
     COMMENT_KEY, SCHEMA_VERSION, SCHEMA_VERSION_KEY, TABLE_KEY, Table, WRITER_VERSION_KEY,
