@@ -213,6 +213,32 @@ pub fn render_html(story: &PaymentStory, archive: &str, generated: &str) -> Stri
             t.spans.len()
         );
     }
+    out.push_str("</tbody>\n</table>\n");
+    // Exactly which archived bytes the page shows, so it can be checked years later.
+    let _ = write!(
+        out,
+        "<h2>Sources</h2>\n<table id=\"sources\">\n<thead><tr><th>Trace id</th><th>Object</th>\
+         <th>Version</th><th>SHA-256</th><th>Committed by</th></tr></thead>\n<tbody>\n"
+    );
+    for t in &story.traces {
+        for c in &t.sources {
+            let _ = writeln!(
+                out,
+                "<tr><td><code>{}</code></td><td><code>{}</code></td><td><code>{}</code></td>\
+                 <td><code>{}</code></td><td><code>{}</code></td></tr>",
+                esc(&t.trace_id),
+                esc(&c.key),
+                esc(c.version_id.as_deref().unwrap_or("-")),
+                esc(&c.sha256),
+                esc(&c
+                    .manifest
+                    .as_ref()
+                    .map_or("not committed by any manifest".into(), |m| {
+                        format!("{} (SHA-256 {})", m.key, m.sha256)
+                    }))
+            );
+        }
+    }
     out.push_str("</tbody>\n</table>\n<h2>Waterfall</h2>\n<p class=\"legend muted\">Bars are scaled to each trace's duration.<span style=\"background:var(--ok)\"></span>ok<span style=\"background:var(--error)\"></span>error (4xx)<span style=\"background:var(--fault)\"></span>fault (5xx)</p>\n<noscript><p>Scripts are off: the waterfall is not drawn. The table above and the JSON story in this file hold the same times.</p></noscript>\n");
     for (n, t) in story.traces.iter().enumerate() {
         let _ = writeln!(
@@ -265,6 +291,15 @@ mod tests {
                 error: false,
                 fault: true,
                 spans: vec![span],
+                sources: vec![crate::lookup::Citation {
+                    key: "v1/spans/dt=2026-03-02/part-0000.parquet".into(),
+                    version_id: Some("v1".into()),
+                    sha256: "ab".repeat(32),
+                    manifest: Some(exporter::ManifestLink {
+                        key: "_manifests/0000000001.json".into(),
+                        sha256: "cd".repeat(32),
+                    }),
+                }],
             }],
             missing: vec!["webhook: none".into()],
             first_failure: Some(FailurePoint {
@@ -293,6 +328,18 @@ mod tests {
         let end = start + html[start..].find("</script>").unwrap();
         let back: serde_json::Value = serde_json::from_str(&html[start..end]).unwrap();
         assert_eq!(back["traces"][0]["spans"][0]["name"], "</script><b>x</b>");
+    }
+
+    #[test]
+    fn the_page_cites_every_object_and_its_manifest() {
+        let html = render_html(&story("PaymentService"), "s3://b/p", "now");
+        assert!(html.contains("<table id=\"sources\">"));
+        assert!(html.contains("v1/spans/dt=2026-03-02/part-0000.parquet"));
+        assert!(html.contains(&"ab".repeat(32)));
+        assert!(html.contains(&format!(
+            "_manifests/0000000001.json (SHA-256 {})",
+            "cd".repeat(32)
+        )));
     }
 
     #[test]

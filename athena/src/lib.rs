@@ -13,6 +13,6 @@ pub mod saved;
 pub use ddl::{DEFAULT_DATABASE, DEFAULT_SINCE, DdlError, DdlOptions, ddl};
 pub use evidence::render_html;
 pub use local::{EngineError, LocalEngine};
-pub use lookup::{LookupError, PaymentStory, lookup, render_tree};
+pub use lookup::{Citation, LookupError, PaymentStory, cite_manifests, lookup, render_tree};
 pub use output::{Format, format};
 pub use saved::{QueryError, SavedQuery, saved_queries, saved_query};

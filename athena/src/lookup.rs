@@ -85,6 +85,25 @@ pub struct TraceView {
     pub fault: bool,
     /// Spans in time order, each with its nesting level.
     pub spans: Vec<SpanView>,
+    /// The objects the spans were read from, so the page can be checked against the
+    /// archive years later.
+    pub sources: Vec<Citation>,
+}
+
+/// One archive object a trace was read from: exactly which bytes, and the manifest that
+/// commits them.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Citation {
+    /// Its key.
+    pub key: String,
+    /// The store's version id (S3 on a versioned bucket).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    /// SHA-256 of the bytes read, hex.
+    pub sha256: String,
+    /// The manifest that lists the object (filled by [`cite_manifests`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<exporter::ManifestLink>,
 }
 
 /// Where the story first went wrong.
@@ -128,6 +147,33 @@ pub struct PaymentStory {
     pub read: ReadStats,
 }
 
+/// Names, for every object a story cites, the manifest that commits it: reads the manifest
+/// chain (every manifest once), so an evidence page names exactly what `verify` checks.
+pub async fn cite_manifests(
+    store: &impl ArchiveStore,
+    story: &mut PaymentStory,
+) -> Result<(), LookupError> {
+    let chain = exporter::read_chain(store).await?;
+    let mut listing: BTreeMap<&str, exporter::ManifestLink> = BTreeMap::new();
+    for (key, m, sha) in &chain.manifests {
+        for o in &m.objects {
+            listing.insert(
+                o.key.as_str(),
+                exporter::ManifestLink {
+                    key: key.clone(),
+                    sha256: sha.clone(),
+                },
+            );
+        }
+    }
+    for t in &mut story.traces {
+        for c in &mut t.sources {
+            c.manifest = listing.get(c.key.as_str()).cloned();
+        }
+    }
+    Ok(())
+}
+
 /// Finds every trace of `payment_id` and rebuilds its timeline.
 pub async fn lookup(
     store: &impl ArchiveStore,
@@ -160,29 +206,39 @@ pub async fn lookup(
     }
     // A trace's spans can sit in more than one part of its day (a late segment added by a
     // later import): they are gathered into one trace.
-    let mut spans: BTreeMap<String, (String, Vec<SpanView>)> = BTreeMap::new();
+    type Found = (String, Vec<SpanView>, Vec<Citation>);
+    let mut spans: BTreeMap<String, Found> = BTreeMap::new();
     for (key, partition, ids) in by_part {
-        let Some(bytes) = exporter::store::get(store, &key).await? else {
+        let Some(stored) = store.read(&key, None).await? else {
             continue;
         };
         read.files += 1;
-        read.bytes += bytes.len() as u64;
-        let batches = decode(&key, bytes)?;
+        read.bytes += stored.bytes.len() as u64;
+        let citation = Citation {
+            key: key.clone(),
+            version_id: stored.version_id.clone(),
+            sha256: exporter::store::sha256_hex(&stored.bytes),
+            manifest: None,
+        };
+        let batches = decode(&key, stored.bytes)?;
         for id in ids {
             let found = spans_of(&batches, &id);
             if !found.is_empty() {
                 let dt = partition.trim_start_matches("dt=").to_owned();
-                spans
+                let entry = spans
                     .entry(id)
-                    .or_insert_with(|| (dt, Vec::new()))
-                    .1
-                    .extend(found);
+                    .or_insert_with(|| (dt, Vec::new(), Vec::new()));
+                entry.1.extend(found);
+                entry.2.push(citation.clone());
             }
         }
     }
     let mut views: Vec<TraceView> = spans
         .into_iter()
-        .map(|(id, (dt, spans))| trace_view(id, dt, spans))
+        .map(|(id, (dt, spans, sources))| TraceView {
+            sources,
+            ..trace_view(id, dt, spans)
+        })
         .collect();
     views.sort_by(|a, b| (a.start_us, &a.trace_id).cmp(&(b.start_us, &b.trace_id)));
     // The first failure is where it started: among failing spans whose children did not
@@ -344,6 +400,7 @@ fn trace_view(trace_id: String, dt: String, spans: Vec<SpanView>) -> TraceView {
         error: ordered.iter().any(|s| s.error),
         fault: ordered.iter().any(|s| s.fault),
         spans: ordered,
+        sources: Vec::new(),
     }
 }
 

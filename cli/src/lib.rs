@@ -651,7 +651,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             format,
         } => {
             let store = archive.open().await?;
-            let story = athena::lookup(&store, &payment_id).await?;
+            let mut story = athena::lookup(&store, &payment_id).await?;
+            if format != LookupFormat::Tree {
+                athena::cite_manifests(&store, &mut story).await?;
+            }
             match format {
                 LookupFormat::Tree => print!("{}", athena::render_tree(&story)),
                 LookupFormat::Json => println!("{}", serde_json::to_string_pretty(&story)?),

@@ -446,9 +446,15 @@ async fn sealing_the_last_day_of_a_month_commits_its_roll_up_with_the_day() {
         to: Some(day("2026-04-01")),
         ..options()
     };
-    seal_days(&source, &store, &opts, at("2026-04-05T00:00:00Z"), &mut |_| {})
-        .await
-        .unwrap();
+    seal_days(
+        &source,
+        &store,
+        &opts,
+        at("2026-04-05T00:00:00Z"),
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
     let chain = exporter::read_chain(&store).await.unwrap();
     let march31 = chain
         .manifests
@@ -463,9 +469,16 @@ async fn sealing_the_last_day_of_a_month_commits_its_roll_up_with_the_day() {
         .filter(|k| k.contains("payment_index_month"))
         .collect();
     assert!(!rollups.is_empty());
-    assert!(rollups.iter().all(|k| k.contains("month=2026-03/")), "{rollups:?}");
+    assert!(
+        rollups.iter().all(|k| k.contains("month=2026-03/")),
+        "{rollups:?}"
+    );
     let stored = store.list("v1/payment_index_month/").await.unwrap().len();
-    assert_eq!(stored, rollups.len(), "every roll-up part is committed by that manifest");
+    assert_eq!(
+        stored,
+        rollups.len(),
+        "every roll-up part is committed by that manifest"
+    );
     // A March payment comes from its bucket's month part; the first of April's day part is
     // the only day part no roll-up covers.
     let hit = exporter::holds::find_payment(&store, "pay_000000000001")

@@ -1,6 +1,7 @@
 """`xray-archive lookup` through the CLI: tree and JSON output, and a clear failure for an
 unknown payment id."""
 
+import hashlib
 import json
 import subprocess
 
@@ -33,6 +34,17 @@ def test_lookup_tells_the_story_of_a_payment(binary, tmp_path):
     assert story["first_failure"]["span_id"] == "00000000000000aa"
     assert story["first_failure"]["exception"] == "ProvisionedThroughputExceeded"
     assert story["read"]["files"] >= 2 and story["read"]["bytes"] > 0
+    # Every trace cites the objects it was read from, with their SHA-256 and the manifest
+    # that commits them: checked here against the files and the manifests themselves.
+    for t in story["traces"]:
+        assert t["sources"], t["trace_id"]
+        for c in t["sources"]:
+            assert c["key"].startswith(f"v1/spans/dt={t['dt']}/part-")
+            assert hashlib.sha256((archive / c["key"]).read_bytes()).hexdigest() == c["sha256"]
+            manifest = (archive / c["manifest"]["key"]).read_bytes()
+            assert hashlib.sha256(manifest).hexdigest() == c["manifest"]["sha256"]
+            listed = {o["key"]: o["sha256"] for o in json.loads(manifest)["objects"]}
+            assert listed[c["key"]] == c["sha256"]
 
     tree = subprocess.run([str(binary), "lookup", "--archive", str(archive), "--payment-id", pid],
                           capture_output=True, text=True)

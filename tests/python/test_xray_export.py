@@ -88,14 +88,9 @@ def servable_sample_documents(samples_archive):
 def shifted(doc: dict, delta: int) -> dict:
     """The document moved by `delta` seconds (a whole number of days): trace id time,
     start and end times, and those of its embedded subsegments."""
-    doc = dict(doc)
+    doc = shifted_sub(doc, delta)
     tid = doc["trace_id"]
     doc["trace_id"] = f"1-{int(tid[2:10], 16) + delta:08x}-{tid[11:]}"
-    for field in ("start_time", "end_time"):
-        if field in doc:
-            doc[field] = doc[field] + delta
-    if "subsegments" in doc:
-        doc["subsegments"] = [shifted_sub(s, delta) for s in doc["subsegments"]]
     return doc
 
 

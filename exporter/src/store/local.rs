@@ -63,18 +63,26 @@ impl LocalDirStore {
         Ok(tmp)
     }
 
+    /// The path of `key`, its directory created, and a durable staging file of `bytes`.
+    fn prepare(&self, key: &str, bytes: &[u8]) -> Result<(PathBuf, PathBuf)> {
+        let path = self.path_of(key)?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| Error::Put {
+                key: key.to_owned(),
+                source,
+            })?;
+        }
+        Ok((path, self.stage(key, bytes)?))
+    }
+
     /// Creates `key` only if absent: a hard link from the staging file fails when the name
     /// exists, atomically, so two writers can never both create it and nothing is replaced.
     fn create_sync(&self, key: &str, bytes: &[u8]) -> Result<()> {
-        let path = self.path_of(key)?;
+        let (path, tmp) = self.prepare(key, bytes)?;
         let err = |source| Error::Put {
             key: key.to_owned(),
             source,
         };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(err)?;
-        }
-        let tmp = self.stage(key, bytes)?;
         let linked = std::fs::hard_link(&tmp, &path);
         let _ = std::fs::remove_file(&tmp);
         match linked {
@@ -88,16 +96,11 @@ impl LocalDirStore {
 
     /// Replaces a `_state/` file atomically (staging file, then rename).
     fn replace_sync(&self, key: &str, bytes: &[u8]) -> Result<()> {
-        let path = self.path_of(key)?;
-        let err = |source| Error::Put {
+        let (path, tmp) = self.prepare(key, bytes)?;
+        std::fs::rename(&tmp, &path).map_err(|source| Error::Put {
             key: key.to_owned(),
             source,
-        };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(err)?;
-        }
-        let tmp = self.stage(key, bytes)?;
-        std::fs::rename(&tmp, &path).map_err(err)?;
+        })?;
         Ok(())
     }
 
