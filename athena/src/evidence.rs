@@ -253,8 +253,8 @@ pub fn render_html(story: &PaymentStory, archive: &str, generated: &str) -> Stri
     }
     let _ = write!(
         out,
-        "<p class=\"muted\">Read {} files, {} bytes: the payment_index parts and the spans parts of \
-         each trace's day.</p>\n<script type=\"application/json\" id=\"story\">{json}</script>\n\
+        "<p class=\"muted\">Read {} files, {} bytes: the payment index's roll-ups and uncovered day \
+         parts, then the spans parts of each trace's day.</p>\n<script type=\"application/json\" id=\"story\">{json}</script>\n\
          <script>{SCRIPT}</script>\n</body>\n</html>\n",
         story.read.files, story.read.bytes
     );

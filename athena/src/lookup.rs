@@ -530,7 +530,7 @@ pub fn render_tree(story: &PaymentStory) -> String {
     }
     let _ = writeln!(
         out,
-        "Read {} files, {} bytes (payment_index, then the spans parts of each trace's day).",
+        "Read {} files, {} bytes (the payment index's roll-ups and uncovered day parts, then the spans parts of each trace's day).",
         story.read.files, story.read.bytes
     );
     out

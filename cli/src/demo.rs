@@ -32,7 +32,9 @@ pub async fn run(archive: &Path, sim: &SimConfig) -> anyhow::Result<ExitCode> {
     println!("  {root}/v1/spans/dt=*/part-NNNN.parquet    segments and subsegments, flattened");
     println!("  {root}/v1/traces/dt=*/part-NNNN.parquet   one row per trace");
     println!("  {root}/v1/payment_index/day=*/          payment id -> trace ids and days");
-    println!("  {root}/_manifests/                      one per sealed day or import: the commits");
+    println!(
+        "  {root}/_manifests/                      one per sealed day, import or roll-up: the commits"
+    );
     println!(
         "  {root}/_quarantine/                     rejected inputs (.raw) and reasons (.json)"
     );
