@@ -132,6 +132,12 @@ fn print_status(s: &Status) {
     for d in &s.missing_days {
         println!("  missing: {d} is not sealed although later days are");
     }
+    for (d, n) in &s.unreturned_traces {
+        println!(
+            "  lost: {d}: {n} traces X-Ray listed were never returned, so never archived \
+             (`verify` names the first of them)"
+        );
+    }
     if let Some(run) = &s.last_run {
         println!(
             "  last run: {} at {} ({} days sealed, {} traces){}",

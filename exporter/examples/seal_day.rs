@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use exporter::seal::{SealOptions, seal_days};
-use exporter::source::{SourceContent, SourceItem, TraceSource};
+use exporter::source::{Fetched, SourceContent, SourceItem, TraceSource};
 use exporter::synth::PaymentTraces;
 use exporter::{LocalDirStore, Result, WriterConfig};
 
@@ -58,13 +58,13 @@ impl TraceSource for SyntheticDay {
         Ok(ids)
     }
 
-    async fn fetch(&self, ids: &[String]) -> Result<Vec<SourceItem>> {
+    async fn fetch(&self, ids: &[String]) -> Result<Fetched> {
         let Some(epoch) = ids.first().and_then(|t| schema::trace_epoch(t)) else {
-            return Ok(Vec::new());
+            return Ok(Fetched::default());
         };
         let start = DateTime::from_timestamp(epoch - epoch.rem_euclid(3600), 0).expect("a time");
         let wanted: HashSet<&str> = ids.iter().map(String::as_str).collect();
-        Ok(self
+        let items: Vec<SourceItem> = self
             .hour(start)
             .into_iter()
             .filter(|(t, _)| wanted.contains(t.as_str()))
@@ -76,7 +76,9 @@ impl TraceSource for SyntheticDay {
                 source: "synthetic".into(),
                 location: t,
             })
-            .collect())
+            .collect();
+        let returned: Vec<String> = items.iter().map(|i| i.location.clone()).collect();
+        Ok(Fetched::of(ids, items, returned.iter().map(String::as_str)))
     }
 }
 

@@ -27,6 +27,14 @@ use crate::store::{ArchiveStore, put_once, sha256_hex};
 
 /// The progress record's key.
 pub const PROGRESS_KEY: &str = "_state/progress.json";
+
+/// Unreturned trace ids a day's manifest names: enough to investigate, few enough that a
+/// mass loss does not bloat the manifest (the count is always whole).
+pub const UNRETURNED_SAMPLE: usize = 100;
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
 /// Format tag written in every manifest.
 pub const MANIFEST_FORMAT: &str = "xray-archive-manifest/2";
 /// Format tag written in the progress record.
@@ -90,6 +98,13 @@ pub struct Manifest {
     /// day, how many X-Ray still returned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_traces: Option<u64>,
+    /// Trace ids the source listed for the day but returned no document for: traces lost
+    /// between the listing and the fetch. `verify` and `status` report them.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unreturned_traces: u64,
+    /// The first [`UNRETURNED_SAMPLE`] of those ids, so an investigator can name them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreturned_sample: Vec<String>,
     /// Traces written.
     pub traces: u64,
     /// Segment documents written.
@@ -129,6 +144,8 @@ impl Manifest {
             writer: concat!("xray-archive ", env!("CARGO_PKG_VERSION")).into(),
             owner: Lease::me(),
             source_traces: None,
+            unreturned_traces: 0,
+            unreturned_sample: Vec::new(),
             traces: 0,
             segments: 0,
             unchanged: 0,
@@ -249,25 +266,145 @@ impl Chain {
     }
 }
 
-/// Reads every manifest in chain order.
+/// Where a copy of every manifest read so far is kept, so a run reads only the manifests
+/// committed since (one GET a day) instead of the whole chain (one GET per sealed day,
+/// 2,555 over seven years). Like all of `_state/` it is not evidence: `verify` never reads
+/// it, and [`read_chain`] trusts it only as far as the store's own manifests confirm it.
+pub const CHAIN_CACHE_KEY: &str = "_state/chain-cache.jsonl";
+
+/// One manifest in the chain cache: its key and its exact bytes.
+#[derive(Serialize, Deserialize)]
+struct CachedManifest {
+    key: String,
+    bytes: String,
+}
+
+/// Reads every manifest in chain order, from the chain cache ([`CHAIN_CACHE_KEY`]) and
+/// whatever was committed after it.
+///
+/// The cache is used only when its keys are the first keys of the `_manifests/` listing,
+/// each cached manifest links by SHA-256 to the one before it, and its last manifest has the
+/// bytes the store holds under that key: the hash chain then vouches for every earlier one.
+/// Otherwise every manifest is read, as [`read_chain_whole`] does. The cache is rewritten
+/// when newer manifests were read; a caller that may not write `_state/` (a read-only
+/// investigator's role) just reads those again next time.
 pub async fn read_chain(store: &impl ArchiveStore) -> Result<Chain> {
-    let mut chain = Chain::default();
-    for meta in store.list(MANIFEST_PREFIX).await? {
-        let Some(bytes) = crate::store::get(store, &meta.key).await? else {
-            continue;
-        };
-        let sha = sha256_hex(&bytes);
-        match serde_json::from_slice::<Manifest>(&bytes) {
-            Ok(m) if manifest_seq(&meta.key).is_some() => chain.manifests.push((meta.key, m, sha)),
-            Ok(_) => chain
-                .unreadable
-                .push((meta.key, "not named _manifests/<10-digit seq>.json".into())),
-            Err(e) => chain
-                .unreadable
-                .push((meta.key, format!("not a readable manifest: {e}"))),
+    let listing: Vec<String> = store
+        .list(MANIFEST_PREFIX)
+        .await?
+        .into_iter()
+        .map(|m| m.key)
+        .collect();
+    let cached = read_chain_cache(store, &listing).await;
+    let mut raw = Vec::with_capacity(listing.len());
+    let from_cache = cached.as_ref().map_or(0, |(c, _)| c.len());
+    if let Some((c, _)) = cached.as_ref() {
+        raw.extend(
+            c.iter()
+                .map(|m| (m.key.clone(), Bytes::from(m.bytes.clone()))),
+        );
+    }
+    for key in &listing[from_cache..] {
+        if let Some(bytes) = crate::store::get(store, key).await? {
+            raw.push((key.clone(), bytes));
+        }
+    }
+    let chain = chain_of(raw.iter().cloned());
+    if raw.len() > from_cache && chain.unreadable.is_empty() {
+        let lines: Vec<u8> = raw
+            .iter()
+            .filter_map(|(key, bytes)| {
+                let bytes = String::from_utf8(bytes.to_vec()).ok()?;
+                let mut line = serde_json::to_vec(&CachedManifest {
+                    key: key.clone(),
+                    bytes,
+                })
+                .ok()?;
+                line.push(b'\n');
+                Some(line)
+            })
+            .flatten()
+            .collect();
+        let tag = cached.and_then(|(_, tag)| tag);
+        if let Err(e) = store
+            .put_if(CHAIN_CACHE_KEY, Bytes::from(lines), tag.as_deref())
+            .await
+        {
+            tracing::debug!(error = %e, "chain cache not updated; the next run reads the new manifests again");
         }
     }
     Ok(chain)
+}
+
+/// Reads every manifest in chain order straight from the store, with no cache: what
+/// `verify` checks.
+pub async fn read_chain_whole(store: &impl ArchiveStore) -> Result<Chain> {
+    let mut raw = Vec::new();
+    for meta in store.list(MANIFEST_PREFIX).await? {
+        if let Some(bytes) = crate::store::get(store, &meta.key).await? {
+            raw.push((meta.key, bytes));
+        }
+    }
+    Ok(chain_of(raw))
+}
+
+/// The chain of manifests given as `(key, bytes)` in key order.
+fn chain_of(raw: impl IntoIterator<Item = (String, Bytes)>) -> Chain {
+    let mut chain = Chain::default();
+    for (key, bytes) in raw {
+        let sha = sha256_hex(&bytes);
+        match serde_json::from_slice::<Manifest>(&bytes) {
+            Ok(m) if manifest_seq(&key).is_some() => chain.manifests.push((key, m, sha)),
+            Ok(_) => chain
+                .unreadable
+                .push((key, "not named _manifests/<10-digit seq>.json".into())),
+            Err(e) => chain
+                .unreadable
+                .push((key, format!("not a readable manifest: {e}"))),
+        }
+    }
+    chain
+}
+
+/// The cached manifests and the cache's tag, when the store confirms them (see
+/// [`read_chain`]); `None` means: read the whole chain.
+async fn read_chain_cache(
+    store: &impl ArchiveStore,
+    listing: &[String],
+) -> Option<(Vec<CachedManifest>, Option<String>)> {
+    let stored = store.read(CHAIN_CACHE_KEY, None).await.ok()??;
+    let tag = Some(stored.tag.clone());
+    // A cache that does not check out is replaced (under its tag) by a whole read.
+    let stale = Some((Vec::new(), tag.clone()));
+    let Ok(cached) = stored
+        .bytes
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(serde_json::from_slice)
+        .collect::<std::result::Result<Vec<CachedManifest>, _>>()
+    else {
+        return stale;
+    };
+    if cached.len() > listing.len() || cached.iter().zip(listing).any(|(c, k)| c.key != *k) {
+        return stale;
+    }
+    let mut previous: Option<String> = None;
+    for c in &cached {
+        let Ok(m) = serde_json::from_str::<Manifest>(&c.bytes) else {
+            return stale;
+        };
+        if m.previous.map(|p| p.sha256) != previous {
+            return stale;
+        }
+        previous = Some(sha256_hex(c.bytes.as_bytes()));
+    }
+    if let Some(last) = cached.last() {
+        let head = crate::store::get(store, &last.key).await.ok().flatten();
+        if head.map(|h| sha256_hex(&h)) != previous {
+            return stale;
+        }
+    }
+    Some((cached, tag))
 }
 
 /// Commits the next manifest, built by `make` from its sequence number and the link to the
@@ -390,6 +527,12 @@ pub struct HourRecord {
     pub traces: u64,
     /// Documents fetched and staged.
     pub documents: u64,
+    /// Listed trace ids the source returned no document for.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unreturned: u64,
+    /// The first [`UNRETURNED_SAMPLE`] of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreturned_sample: Vec<String>,
     /// Where they wait for the seal (`_state/staging/...`), when there were any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub staged: Option<String>,
@@ -563,5 +706,87 @@ mod tests {
         let chain = read_chain(&store).await.unwrap();
         assert_eq!(chain.manifests.len(), 1);
         assert_eq!(chain.head().0, 1);
+    }
+
+    fn sealed(day: u32) -> impl FnOnce(u64, Option<ManifestLink>) -> Manifest {
+        move |seq, previous| {
+            let mut m = Manifest::next(seq, previous, ManifestKind::Day, "xray");
+            m.day = NaiveDate::from_ymd_opt(2026, 3, day);
+            m
+        }
+    }
+
+    fn days(chain: &Chain) -> Vec<Option<NaiveDate>> {
+        chain.manifests.iter().map(|(_, m, _)| m.day).collect()
+    }
+
+    #[tokio::test]
+    async fn the_chain_cache_is_used_only_as_far_as_the_stored_manifests_confirm_it() {
+        let store = MemoryStore::default();
+        let mut chain = read_chain(&store).await.unwrap();
+        for day in 1..=3 {
+            commit(&store, &mut chain, sealed(day)).await.unwrap();
+        }
+        let first = read_chain(&store).await.unwrap();
+        assert_eq!(days(&first), days(&chain));
+        assert!(
+            crate::store::get(&store, CHAIN_CACHE_KEY)
+                .await
+                .unwrap()
+                .is_some()
+        );
+
+        // An old manifest rewritten in the store: the cache (confirmed by the head and the
+        // links) still answers, so it is what was read; verify's whole read sees the change.
+        let mut forged = first.manifests[0].1.clone();
+        forged.day = NaiveDate::from_ymd_opt(2026, 3, 9);
+        store.tamper_put(&first.manifests[0].0, forged.to_bytes());
+        let cached = read_chain(&store).await.unwrap();
+        assert_eq!(
+            cached.manifests[0].1.day,
+            NaiveDate::from_ymd_opt(2026, 3, 1)
+        );
+        let whole = read_chain_whole(&store).await.unwrap();
+        assert_eq!(
+            whole.manifests[0].1.day,
+            NaiveDate::from_ymd_opt(2026, 3, 9)
+        );
+
+        // A cache whose links do not hold is not used.
+        let stored = store.read(CHAIN_CACHE_KEY, None).await.unwrap().unwrap();
+        let text = String::from_utf8(stored.bytes.to_vec()).unwrap();
+        let broken = text.replacen("2026-03-02", "2026-03-08", 1);
+        store
+            .put_if(CHAIN_CACHE_KEY, Bytes::from(broken), Some(&stored.tag))
+            .await
+            .unwrap();
+        assert_eq!(days(&read_chain(&store).await.unwrap()), days(&whole));
+
+        // Manifests committed after the cache are read on top of it.
+        let store = MemoryStore::default();
+        let mut chain = read_chain(&store).await.unwrap();
+        for day in 1..=2 {
+            commit(&store, &mut chain, sealed(day)).await.unwrap();
+        }
+        read_chain(&store).await.unwrap();
+        let mut forged = chain.manifests[0].1.clone();
+        forged.traces = 77;
+        store.tamper_put(&chain.manifests[0].0, forged.to_bytes());
+        commit(&store, &mut chain, sealed(3)).await.unwrap();
+        let read = read_chain(&store).await.unwrap();
+        assert_eq!(days(&read), days(&chain));
+        assert_eq!(
+            read.manifests[0].1.traces, 0,
+            "the first two came from the cache"
+        );
+
+        // A cache whose head differs from the store's is not used.
+        let head = chain.manifests.last().unwrap();
+        let mut forged = head.1.clone();
+        forged.traces = 99;
+        store.tamper_put(&head.0, forged.to_bytes());
+        let after = read_chain(&store).await.unwrap();
+        assert_eq!(after.manifests[2].1.traces, 99);
+        assert_eq!(after.manifests[0].1.traces, 77);
     }
 }

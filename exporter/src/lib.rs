@@ -33,7 +33,7 @@ pub use error::{Error, Result};
 pub use export::{Progress, export_files, export_inputs};
 pub use ledger::{Chain, Manifest, ManifestLink, read_chain};
 pub use source::xray::XRaySource;
-pub use source::{FileSource, MemorySource, SourceContent, SourceItem, TraceSource};
+pub use source::{Fetched, FileSource, MemorySource, SourceContent, SourceItem, TraceSource};
 pub use store::{
     AnyStore, ArchiveStore, LocalDirStore, LockMode, ObjectLock, ObjectMeta, S3Options, S3Store,
 };

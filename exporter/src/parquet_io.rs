@@ -183,9 +183,16 @@ pub fn encode_with(
     Ok(Bytes::from(buf))
 }
 
+/// Rows per row group of a staged hour. Each row is a whole document (about 1 KB), so the
+/// writer buffers a few MiB at a time, not the hour.
+pub const STAGING_ROW_GROUP_ROWS: usize = 4096;
+
 /// Encodes documents waiting for their day's seal: just `document` and `limit_exceeded`,
-/// which [`read_segment_documents`] reads back. Staging lives under `_state/`, not in a table.
-pub fn encode_staging(key: &str, docs: &[schema::v1::ArchivedSegment]) -> Result<Bytes> {
+/// which [`staged_batches`] reads back. Staging lives under `_state/`, not in a table.
+pub fn encode_staging<'a>(
+    key: &str,
+    docs: impl IntoIterator<Item = (&'a str, Option<bool>)>,
+) -> Result<Bytes> {
     use arrow::array::{BooleanArray, StringArray};
     use arrow::datatypes::{DataType, Field, Schema};
     use std::sync::Arc;
@@ -193,19 +200,6 @@ pub fn encode_staging(key: &str, docs: &[schema::v1::ArchivedSegment]) -> Result
         Field::new("document", DataType::Utf8, false),
         Field::new("limit_exceeded", DataType::Boolean, true),
     ]));
-    let batch = RecordBatch::try_new(
-        schema.clone(),
-        vec![
-            Arc::new(StringArray::from_iter_values(docs.iter().map(|d| d.text()))),
-            Arc::new(BooleanArray::from_iter(
-                docs.iter().map(|d| d.limit_exceeded()),
-            )),
-        ],
-    )
-    .map_err(|source| Error::Convert {
-        table: "staging",
-        source,
-    })?;
     let err = |source| Error::Encode {
         key: key.to_owned(),
         source,
@@ -214,10 +208,26 @@ pub fn encode_staging(key: &str, docs: &[schema::v1::ArchivedSegment]) -> Result
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(ZSTD_LEVEL).expect("valid zstd level"),
         ))
+        .set_max_row_group_row_count(Some(STAGING_ROW_GROUP_ROWS))
         .build();
     let mut buf = Vec::new();
-    let mut w = ArrowWriter::try_new(&mut buf, schema, Some(props)).map_err(err)?;
-    w.write(&batch).map_err(err)?;
+    let mut w = ArrowWriter::try_new(&mut buf, schema.clone(), Some(props)).map_err(err)?;
+    let mut docs = docs.into_iter().peekable();
+    while docs.peek().is_some() {
+        let chunk: Vec<(&str, Option<bool>)> = docs.by_ref().take(STAGING_ROW_GROUP_ROWS).collect();
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(StringArray::from_iter_values(chunk.iter().map(|d| d.0))),
+                Arc::new(BooleanArray::from_iter(chunk.iter().map(|d| d.1))),
+            ],
+        )
+        .map_err(|source| Error::Convert {
+            table: "staging",
+            source,
+        })?;
+        w.write(&batch).map_err(err)?;
+    }
     w.close().map_err(err)?;
     Ok(Bytes::from(buf))
 }
@@ -238,14 +248,38 @@ pub fn decode(key: &str, bytes: Bytes) -> Result<Vec<RecordBatch>> {
         .map_err(|e| corrupt(&e))
 }
 
+/// A document as staged or archived: its text and X-Ray's `LimitExceeded` for its trace.
+pub type StagedRow = (String, Option<bool>);
+
 /// The `document` and `limit_exceeded` of every row of a `segments` part.
-pub fn read_segment_documents(key: &str, bytes: Bytes) -> Result<Vec<(String, Option<bool>)>> {
+pub fn read_segment_documents(key: &str, bytes: Bytes) -> Result<Vec<StagedRow>> {
     let mut out = Vec::new();
-    for batch in decode(key, bytes)? {
-        let missing = |name: &str| Error::CorruptPart {
-            key: key.to_owned(),
-            reason: format!("no {name} column"),
-        };
+    for batch in staged_batches(key, bytes, 8192)? {
+        out.extend(batch?);
+    }
+    Ok(out)
+}
+
+/// The `document` and `limit_exceeded` of a `segments` part or a staged hour, `rows` at a
+/// time, decoded as they are read: memory holds one batch of documents, not the file.
+pub fn staged_batches(
+    key: &str,
+    bytes: Bytes,
+    rows: usize,
+) -> Result<impl Iterator<Item = Result<Vec<StagedRow>>>> {
+    let corrupt = |key: &str, reason: String| Error::CorruptPart {
+        key: key.to_owned(),
+        reason,
+    };
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
+        .map_err(|e| corrupt(key, e.to_string()))?
+        .with_batch_size(rows.max(1))
+        .build()
+        .map_err(|e| corrupt(key, e.to_string()))?;
+    let key = key.to_owned();
+    Ok(reader.map(move |batch| {
+        let batch = batch.map_err(|e| corrupt(&key, e.to_string()))?;
+        let missing = |name: &str| corrupt(&key, format!("no {name} column"));
         let docs = batch
             .column_by_name("document")
             .ok_or_else(|| missing("document"))?
@@ -256,10 +290,11 @@ pub fn read_segment_documents(key: &str, bytes: Bytes) -> Result<Vec<(String, Op
             .ok_or_else(|| missing("limit_exceeded"))?
             .as_boolean_opt()
             .ok_or_else(|| missing("boolean limit_exceeded"))?;
-        for i in 0..batch.num_rows() {
-            let l = (!limit.is_null(i)).then(|| limit.value(i));
-            out.push((docs.value(i).to_owned(), l));
-        }
-    }
-    Ok(out)
+        Ok((0..batch.num_rows())
+            .map(|i| {
+                let l = (!limit.is_null(i)).then(|| limit.value(i));
+                (docs.value(i).to_owned(), l)
+            })
+            .collect())
+    }))
 }

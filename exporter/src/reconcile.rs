@@ -74,7 +74,7 @@ pub async fn reconcile(
     let ids = source.list(from, to, RangeType::TraceId).await?;
     let mut xray: BTreeMap<String, BTreeSet<String>> =
         ids.iter().map(|id| (id.clone(), BTreeSet::new())).collect();
-    for item in source.fetch(&ids).await? {
+    for item in source.fetch(&ids).await?.items {
         if let SourceContent::Document { text, .. } = item.item
             && let Ok(doc) = schema::SegmentDocument::parse(&text)
             && let (Some(trace), Some(id)) = (doc.trace_id, doc.id)
@@ -161,7 +161,7 @@ pub async fn reimport(
     tracked.take_lease(store, Duration::hours(1)).await?;
     let mut chain = crate::ledger::read_chain(store).await?;
     let mut writer = crate::export::ImportWriter::new(store, config, &chain);
-    for item in source.fetch(&ids).await? {
+    for item in source.fetch(&ids).await?.items {
         writer.push(item).await?;
     }
     let summary = writer.finish().await?;

@@ -22,16 +22,16 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
 use tracing::{error, info, warn};
 
-use schema::v1::{ArchivedSegment, sort_for_archive, staging_key};
+use schema::v1::{ArchivedSegment, staging_key};
 
 use crate::archive::{ArchiveWriter, DayParts, WriterConfig};
 use crate::error::{Error, Result};
 use crate::ledger::{
     Chain, DayProgress, DayStatus, HourRecord, Manifest, ManifestKind, ManifestLink, RunRecord,
-    Tracked, commit, read_chain,
+    Tracked, UNRETURNED_SAMPLE, commit, read_chain,
 };
-use crate::parquet_io::{encode_staging, read_segment_documents};
-use crate::source::TraceSource;
+use crate::parquet_io::{encode_staging, staged_batches};
+use crate::source::{Fetched, TraceSource};
 use crate::store::{ArchiveStore, get};
 
 /// How long X-Ray keeps a trace.
@@ -89,6 +89,8 @@ pub struct DayReport {
     pub status: DayStatus,
     /// Trace ids the source listed.
     pub source_traces: u64,
+    /// Listed trace ids the source returned no document for: lost.
+    pub unreturned_traces: u64,
     /// Traces archived.
     pub traces: u64,
     /// Segment documents archived.
@@ -159,6 +161,9 @@ pub struct Status {
     pub expired_days: Vec<NaiveDate>,
     /// Days between the first and last sealed day that no manifest seals.
     pub missing_days: Vec<NaiveDate>,
+    /// Sealed days whose listed traces the source did not all return, with how many it
+    /// did not: traces lost.
+    pub unreturned_traces: std::collections::BTreeMap<NaiveDate, u64>,
     /// Manifests committed.
     pub manifests: u64,
     /// The chain head: the last manifest and its SHA-256.
@@ -209,17 +214,25 @@ impl Status {
                 .map(|(d, _)| *d)
                 .collect(),
             missing_days: missing,
+            unreturned_traces: chain
+                .manifests
+                .iter()
+                .filter(|(_, m, _)| m.unreturned_traces > 0)
+                .filter_map(|(_, m, _)| Some((m.day?, m.unreturned_traces)))
+                .collect(),
             manifests: chain.manifests.len() as u64,
             head: chain.head().1,
             last_run: progress.progress.last_run.clone(),
         }
     }
 
-    /// True when something was lost or is about to be: an expired or missing day, or
-    /// fewer than [`EXPIRY_WARNING_DAYS`] before X-Ray deletes the oldest unsealed day.
+    /// True when something was lost or is about to be: an expired or missing day, traces
+    /// listed but never returned, or fewer than [`EXPIRY_WARNING_DAYS`] before X-Ray
+    /// deletes the oldest unsealed day.
     pub fn is_alarming(&self) -> bool {
         !self.expired_days.is_empty()
             || !self.missing_days.is_empty()
+            || !self.unreturned_traces.is_empty()
             || self
                 .days_until_expiry
                 .is_some_and(|d| d < EXPIRY_WARNING_DAYS)
@@ -406,6 +419,15 @@ fn day_start(day: NaiveDate) -> DateTime<Utc> {
     day.and_hms_opt(0, 0, 0).expect("midnight").and_utc()
 }
 
+/// A fetched document waiting to be staged: its text and its place in archive order. The
+/// parsed model is dropped once the document validates, so an hour in memory costs its
+/// text and little more.
+struct StagedDocument {
+    sort_key: (String, i64, String),
+    text: String,
+    limit_exceeded: Option<bool>,
+}
+
 /// Fetches one hour, quarantines what cannot be archived, and stages the documents.
 async fn fetch_hour<T: TraceSource, S: ArchiveStore>(
     source: &T,
@@ -416,26 +438,54 @@ async fn fetch_hour<T: TraceSource, S: ArchiveStore>(
 ) -> Result<HourRecord> {
     let start = day_start(day) + Duration::hours(i64::from(hour));
     let ids = source.list(start, start + Duration::hours(1)).await?;
-    let items = if ids.is_empty() {
-        Vec::new()
+    let fetched = if ids.is_empty() {
+        Fetched::default()
     } else {
         source.fetch(&ids).await?
     };
+    if !fetched.unreturned.is_empty() {
+        error!(
+            %day, hour, unreturned = fetched.unreturned.len(), first = %fetched.unreturned[0],
+            "TRACES LOST: the source listed traces it then returned no document for; the day's \
+             manifest records them and verify reports them"
+        );
+    }
     let mut writer = ArchiveWriter::new(store, config.clone());
-    let mut docs = Vec::with_capacity(items.len());
-    for item in items {
+    let mut docs = Vec::with_capacity(fetched.items.len());
+    for item in fetched.items {
         if let Some(seg) = writer.intake(item).await? {
-            docs.push(seg);
+            let sort_key = (
+                seg.trace_id().to_owned(),
+                seg.start_us(),
+                seg.id().to_owned(),
+            );
+            let limit_exceeded = seg.limit_exceeded();
+            docs.push(StagedDocument {
+                sort_key,
+                text: seg.into_text(),
+                limit_exceeded,
+            });
         }
     }
-    sort_for_archive(&mut docs);
+    // Ties (two versions of one segment) are broken by the text, so the staged bytes do
+    // not depend on the order the source answered in.
+    docs.sort_unstable_by(|a, b| {
+        a.sort_key
+            .cmp(&b.sort_key)
+            .then_with(|| a.text.cmp(&b.text))
+    });
     // A document fetched twice (a trace asked for again after a partial answer) is one.
-    docs.dedup_by(|a, b| a.text() == b.text());
+    docs.dedup_by(|a, b| a.text == b.text);
+    let documents = docs.len() as u64;
     let staged = if docs.is_empty() {
         None
     } else {
         let key = staging_key(day, hour);
-        let bytes = encode_staging(&key, &docs)?;
+        let bytes = encode_staging(
+            &key,
+            docs.iter().map(|d| (d.text.as_str(), d.limit_exceeded)),
+        )?;
+        drop(docs);
         // `_state/` is the one mutable prefix: a half-finished earlier try is replaced.
         let tag = store.read(&key, None).await?.map(|s| s.tag);
         store.put_if(&key, bytes, tag.as_deref()).await?;
@@ -444,7 +494,13 @@ async fn fetch_hour<T: TraceSource, S: ArchiveStore>(
     let summary = writer.into_summary();
     Ok(HourRecord {
         traces: ids.len() as u64,
-        documents: docs.len() as u64,
+        documents,
+        unreturned: fetched.unreturned.len() as u64,
+        unreturned_sample: fetched
+            .unreturned
+            .into_iter()
+            .take(UNRETURNED_SAMPLE)
+            .collect(),
         staged,
         quarantine_objects: summary.objects.into_values().collect(),
         quarantined: summary.quarantined,
@@ -465,25 +521,46 @@ async fn seal_day<S: ArchiveStore>(
     let mut out = ArchiveWriter::new(store, config.clone());
     let mut parts = DayParts::new(day, &chain.next_parts(day));
     let mut source_traces = 0;
+    let mut unreturned = 0;
+    let mut unreturned_sample = Vec::new();
     for hour in progress.hours.values() {
         source_traces += hour.traces;
+        unreturned += hour.unreturned;
+        unreturned_sample.extend(hour.unreturned_sample.iter().cloned());
         let Some(key) = &hour.staged else { continue };
         let bytes = get(store, key).await?.ok_or_else(|| Error::CorruptPart {
             key: key.clone(),
             reason: "the staged hour is gone; delete _state/progress.json to fetch the day again"
                 .into(),
         })?;
-        let mut docs = Vec::new();
-        for (text, limit) in read_segment_documents(key, bytes)? {
-            docs.push(
-                ArchivedSegment::new(text, limit).map_err(|e| Error::CorruptPart {
-                    key: key.clone(),
-                    reason: format!("a staged document no longer validates: {}", e.rejection),
-                })?,
-            );
+        // The hour is read a batch at a time, and pushed in whole traces: a trace that may
+        // go on in the next batch waits for it.
+        let mut pending: Vec<ArchivedSegment> = Vec::new();
+        for batch in staged_batches(key, bytes, config.batch_documents)? {
+            for (text, limit) in batch? {
+                pending.push(ArchivedSegment::new(text, limit).map_err(|e| {
+                    Error::CorruptPart {
+                        key: key.clone(),
+                        reason: format!("a staged document no longer validates: {}", e.rejection),
+                    }
+                })?);
+            }
+            let last = pending.last().map(|s| s.trace_id().to_owned());
+            let open = pending
+                .iter()
+                .rev()
+                .take_while(|s| Some(s.trace_id()) == last.as_deref())
+                .count();
+            if open < pending.len() {
+                let rest = pending.split_off(pending.len() - open);
+                parts
+                    .push(&mut out, std::mem::replace(&mut pending, rest))
+                    .await?;
+            }
         }
-        parts.push(&mut out, docs).await?;
+        parts.push(&mut out, pending).await?;
     }
+    unreturned_sample.truncate(UNRETURNED_SAMPLE);
     parts.finish(&mut out).await?;
     crate::rollup::roll_up_sealed_day(&mut out, chain, day).await?;
     let mut redactions = crate::redact::Counts::new();
@@ -505,6 +582,8 @@ async fn seal_day<S: ArchiveStore>(
         m.day = Some(day);
         m.status = Some(status);
         m.source_traces = Some(source_traces);
+        m.unreturned_traces = unreturned;
+        m.unreturned_sample = unreturned_sample.clone();
         m
     })
     .await?;
@@ -513,6 +592,7 @@ async fn seal_day<S: ArchiveStore>(
         day,
         status,
         source_traces,
+        unreturned_traces: unreturned,
         traces: summary.traces,
         segments: summary.segments,
         quarantined: summary.quarantined.len() as u64,
@@ -581,6 +661,13 @@ pub fn emf_line(
                 .and_then(|s| s.days_until_expiry)
                 .unwrap_or(XRAY_RETENTION_DAYS as f64),
             "None",
+        ),
+        (
+            "UnreturnedTraces",
+            report.map_or(0.0, |r| {
+                r.days.iter().map(|d| d.unreturned_traces).sum::<u64>() as f64
+            }),
+            "Count",
         ),
         ("Throttles", throttles as f64, "Count"),
         (

@@ -21,7 +21,7 @@ use serde::Serialize;
 use schema::v1::{APPEND_ONLY_PREFIXES, manifest_key};
 
 use crate::error::Result;
-use crate::ledger::{DayStatus, ManifestLink, read_chain};
+use crate::ledger::{DayStatus, ManifestLink, read_chain_whole};
 use crate::store::{ArchiveStore, sha256_hex};
 
 /// What is wrong.
@@ -51,6 +51,8 @@ pub enum FindingKind {
     MissingDay,
     /// A day sealed after X-Ray had begun deleting it: traces were lost.
     ExpiredDay,
+    /// A day whose listed traces the source did not return: those traces were lost.
+    UnreturnedTraces,
 }
 
 /// One finding.
@@ -132,7 +134,7 @@ pub async fn verify(store: &impl ArchiveStore, expect_head: Option<&str>) -> Res
     }
 
     // 2. The chain.
-    let chain = read_chain(store).await?;
+    let chain = read_chain_whole(store).await?;
     report.manifests = (chain.manifests.len() + chain.unreadable.len()) as u64;
     for (key, why) in &chain.unreadable {
         report.add(FindingKind::BrokenChain, key.clone(), why.clone());
@@ -301,6 +303,20 @@ pub async fn verify(store: &impl ArchiveStore, expect_head: Option<&str>) -> Res
                     "expired: sealed after X-Ray had begun deleting it ({} traces were still \
                      there, {key}); the rest are lost",
                     m.source_traces.unwrap_or(0)
+                ),
+            );
+        }
+        if let Some(day) = m.day
+            && m.unreturned_traces > 0
+        {
+            report.add(
+                FindingKind::UnreturnedTraces,
+                day.to_string(),
+                format!(
+                    "{} traces listed by the source were never returned, so never archived \
+                     ({key}; first: {})",
+                    m.unreturned_traces,
+                    m.unreturned_sample.join(", ")
                 ),
             );
         }

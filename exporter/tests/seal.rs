@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, Utc};
 use exporter::seal::{SealOptions, seal_days, status};
-use exporter::source::{MemorySource, SourceItem, TraceSource};
+use exporter::source::{Fetched, MemorySource, TraceSource};
 use exporter::store::MemoryStore;
 use exporter::synth::PaymentTraces;
 use exporter::verify::{FindingKind, verify};
@@ -70,8 +70,36 @@ impl TraceSource for Counting<'_> {
         self.inner.list(start, end).await
     }
 
-    async fn fetch(&self, ids: &[String]) -> Result<Vec<SourceItem>> {
+    async fn fetch(&self, ids: &[String]) -> Result<Fetched> {
         self.inner.fetch(ids).await
+    }
+}
+
+/// A source that lists every trace but returns nothing for those in `forget`, as X-Ray does
+/// for a trace deleted between GetTraceSummaries and BatchGetTraces.
+struct Forgetful<'a> {
+    inner: &'a MemorySource,
+    forget: Vec<String>,
+}
+
+impl TraceSource for Forgetful<'_> {
+    fn name(&self) -> &'static str {
+        "memory"
+    }
+
+    async fn list(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<Vec<String>> {
+        self.inner.list(start, end).await
+    }
+
+    async fn fetch(&self, ids: &[String]) -> Result<Fetched> {
+        let asked: Vec<String> = ids
+            .iter()
+            .filter(|id| !self.forget.contains(id))
+            .cloned()
+            .collect();
+        let items = self.inner.fetch(&asked).await?.items;
+        let returned: Vec<String> = items.iter().map(|i| i.location.clone()).collect();
+        Ok(Fetched::of(ids, items, returned.iter().map(String::as_str)))
     }
 }
 
@@ -487,4 +515,97 @@ async fn sealing_the_last_day_of_a_month_commits_its_roll_up_with_the_day() {
     assert_eq!(hit.trace_ids.len(), 1);
     assert_eq!(hit.files, 2, "{hit:?}");
     assert!(verify(&store, None).await.unwrap().findings.is_empty());
+}
+
+#[tokio::test]
+async fn traces_listed_but_never_returned_are_recorded_and_reported_as_lost() {
+    let source = MemorySource::of(two_days());
+    let now = at("2026-03-05T00:00:00Z");
+    let mut listed = source
+        .list(at("2026-03-02T00:00:00Z"), at("2026-03-03T00:00:00Z"))
+        .await
+        .unwrap();
+    let forget: Vec<String> = vec![listed.remove(3), listed.remove(40)];
+    let forgetful = Forgetful {
+        inner: &source,
+        forget: forget.clone(),
+    };
+    let store = MemoryStore::default();
+    let opts = SealOptions {
+        to: Some(day("2026-03-02")),
+        ..options()
+    };
+    let report = seal_days(&forgetful, &store, &opts, now, &mut |_| {})
+        .await
+        .unwrap();
+    let d = &report.days[0];
+    assert_eq!(d.unreturned_traces, 2);
+    assert_eq!(d.source_traces, d.traces + 2, "{d:?}");
+    let s = status(&store, now).await.unwrap();
+    assert_eq!(
+        s.unreturned_traces,
+        BTreeMap::from([(day("2026-03-02"), 2)])
+    );
+    assert!(s.is_alarming());
+    let check = verify(&store, None).await.unwrap();
+    let kinds: Vec<FindingKind> = check.findings.iter().map(|f| f.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![FindingKind::UnreturnedTraces],
+        "{:?}",
+        check.findings
+    );
+    for id in &forget {
+        assert!(
+            check.findings[0].detail.contains(id.as_str()),
+            "{}",
+            check.findings[0].detail
+        );
+    }
+    // The same day from a source that returns everything has no such finding.
+    let whole = MemoryStore::default();
+    seal_days(&source, &whole, &opts, now, &mut |_| {})
+        .await
+        .unwrap();
+    assert!(verify(&whole, None).await.unwrap().findings.is_empty());
+}
+
+#[tokio::test]
+async fn a_day_read_back_in_small_batches_never_splits_a_trace() {
+    let source = MemorySource::of(two_days());
+    let now = at("2026-03-05T00:00:00Z");
+    let mut opts = SealOptions {
+        to: Some(day("2026-03-02")),
+        ..options()
+    };
+    let store = MemoryStore::default();
+    seal_days(&source, &store, &opts, now, &mut |_| {})
+        .await
+        .unwrap();
+    // Three documents a batch: most traces have more, so most straddle a batch boundary.
+    opts.writer.batch_documents = 3;
+    let small = MemoryStore::default();
+    let report = seal_days(&source, &small, &opts, now, &mut |_| {})
+        .await
+        .unwrap();
+    let rows = |bytes: Bytes| -> Vec<String> {
+        let batches = exporter::parquet_io::decode("traces", bytes).unwrap();
+        batches
+            .iter()
+            .flat_map(|b| {
+                let ids = b.column_by_name("trace_id").unwrap();
+                let ids = arrow::array::AsArray::as_string::<i32>(ids);
+                (0..b.num_rows())
+                    .map(|i| ids.value(i).to_owned())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    let key = "v1/traces/dt=2026-03-02/part-0000.parquet";
+    let traces = rows(all_bytes(&small).await[key].clone());
+    let mut distinct = traces.clone();
+    distinct.dedup();
+    assert_eq!(traces, distinct, "one traces row per trace");
+    assert_eq!(traces.len() as u64, report.days[0].traces);
+    assert_eq!(traces, rows(all_bytes(&store).await[key].clone()));
 }

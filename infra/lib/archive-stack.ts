@@ -297,6 +297,7 @@ export class ArchiveStack extends Stack {
     });
     deadline.node.addDependency(this.exporter);
     alarm('ExpiredDays', emf('ExpiredDays', 'Maximum'), 0, cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD, 'A day was sealed after X-Ray had already deleted some of its traces: they are lost');
+    alarm('UnreturnedTraces', emf('UnreturnedTraces', 'Sum'), 0, cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD, 'X-Ray listed traces of a sealed day that it then never returned: they are lost (verify names them)');
     alarm('Throttles', emf('Throttles', 'Sum'), 100, cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD, 'X-Ray throttled the exporter more than 100 times in an hour');
 
     // Only the root can do these now; whoever does it, on purpose or not, someone should

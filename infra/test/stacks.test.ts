@@ -366,7 +366,7 @@ test('alarm topic: its policy lets CloudWatch alarms of this account publish; an
   Annotations.fromStack(existing.archiveStack).hasWarning('*', Match.stringLikeRegexp('events.amazonaws.com .* and cloudwatch.amazonaws.com'));
 });
 
-test('deadline alarms: ExpiryDeadline breaches when the exporter stops reporting; ExpiredDays on any lost day', () => {
+test('deadline alarms: ExpiryDeadline breaches when the exporter stops reporting; ExpiredDays and UnreturnedTraces on any loss', () => {
   archive.hasResourceProperties('AWS::CloudWatch::Alarm', {
     MetricName: 'DaysUntilExpiry',
     Namespace: 'XrayArchive',
@@ -387,11 +387,19 @@ test('deadline alarms: ExpiryDeadline breaches when the exporter stops reporting
     EvaluationPeriods: 1,
     AlarmActions: [{ Ref: logicalId(archive, 'AWS::SNS::Topic') }],
   });
+  archive.hasResourceProperties('AWS::CloudWatch::Alarm', {
+    MetricName: 'UnreturnedTraces',
+    Namespace: 'XrayArchive',
+    Statistic: 'Sum',
+    Threshold: 0,
+    ComparisonOperator: 'GreaterThanThreshold',
+    AlarmActions: [{ Ref: logicalId(archive, 'AWS::SNS::Topic') }],
+  });
   const byMetric = Object.fromEntries(
     (Object.values(archive.findResources('AWS::CloudWatch::Alarm')) as any[]).map((a) => [a.Properties.MetricName, a.Properties.TreatMissingData]),
   );
   assert.deepEqual(byMetric, {
-    Errors: 'notBreaching', LagHours: 'notBreaching', DaysUntilExpiry: 'breaching', ExpiredDays: 'notBreaching', Throttles: 'notBreaching',
+    Errors: 'notBreaching', LagHours: 'notBreaching', DaysUntilExpiry: 'breaching', ExpiredDays: 'notBreaching', UnreturnedTraces: 'notBreaching', Throttles: 'notBreaching',
   });
 });
 

@@ -28,8 +28,36 @@ pub trait TraceSource: Send + Sync {
         end: DateTime<Utc>,
     ) -> impl Future<Output = Result<Vec<String>>> + Send;
 
-    /// Every document of `ids`, in any order.
-    fn fetch(&self, ids: &[String]) -> impl Future<Output = Result<Vec<SourceItem>>> + Send;
+    /// Every document of `ids`, in any order, and the ids it returned nothing for.
+    fn fetch(&self, ids: &[String]) -> impl Future<Output = Result<Fetched>> + Send;
+}
+
+/// What a source answered for a list of trace ids.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Fetched {
+    /// Every document of the ids, in any order.
+    pub items: Vec<SourceItem>,
+    /// Ids the source listed but returned no document for (deleted between the listing and
+    /// the fetch, or held back): a gap the day's manifest records and `verify` names.
+    pub unreturned: Vec<String>,
+}
+
+impl Fetched {
+    /// The answer `items` gives for `ids`: every id that no item names in `returned` is
+    /// unreturned.
+    pub fn of<'a>(
+        ids: &[String],
+        items: Vec<SourceItem>,
+        returned: impl IntoIterator<Item = &'a str>,
+    ) -> Self {
+        let returned: std::collections::HashSet<&str> = returned.into_iter().collect();
+        let unreturned = ids
+            .iter()
+            .filter(|id| !returned.contains(id.as_str()))
+            .cloned()
+            .collect();
+        Self { items, unreturned }
+    }
 }
 
 /// Documents held in memory, answering like X-Ray by trace-id time: for tests of sealing.
@@ -82,11 +110,14 @@ impl TraceSource for MemorySource {
         Ok(ids)
     }
 
-    async fn fetch(&self, ids: &[String]) -> Result<Vec<SourceItem>> {
-        Ok(self
+    async fn fetch(&self, ids: &[String]) -> Result<Fetched> {
+        let held: Vec<&(String, String)> = self
             .documents
             .iter()
             .filter(|(id, _)| ids.contains(id))
+            .collect();
+        let items = held
+            .iter()
             .map(|(id, text)| SourceItem {
                 item: SourceContent::Document {
                     text: text.clone(),
@@ -95,7 +126,12 @@ impl TraceSource for MemorySource {
                 source: "memory".into(),
                 location: id.clone(),
             })
-            .collect())
+            .collect();
+        Ok(Fetched::of(
+            ids,
+            items,
+            held.iter().map(|(id, _)| id.as_str()),
+        ))
     }
 }
 

@@ -21,7 +21,7 @@ use serde::Serialize;
 use tokio::sync::Mutex;
 use tracing::{debug, warn};
 
-use super::{SourceContent, SourceItem};
+use super::{Fetched, SourceContent, SourceItem};
 use crate::error::{Error, Result};
 use crate::retry::{PaceConfig, PaceStats, Pacer, aws_error};
 
@@ -33,6 +33,13 @@ pub const IDS_PER_CALL: usize = 5;
 const UNPROCESSED_ROUNDS: usize = 20;
 
 /// Trace-id chunks waiting for a `BatchGetTraces` call, with how often each was asked.
+/// What one fetch worker received: documents, and the ids of traces that had any.
+#[derive(Default)]
+struct Answered {
+    items: Vec<SourceItem>,
+    returned: Vec<String>,
+}
+
 type FetchQueue = Arc<Mutex<VecDeque<(Vec<String>, usize)>>>;
 
 /// What `GetTraceSegmentDestination` said.
@@ -190,7 +197,7 @@ impl XRaySource {
 
     /// Fetches every segment document of `ids`. Documents come back as source items (in no
     /// particular order; the archive writer sorts them).
-    pub async fn fetch(&self, ids: &[String]) -> Result<Vec<SourceItem>> {
+    pub async fn fetch(&self, ids: &[String]) -> Result<Fetched> {
         let queue: FetchQueue = Arc::new(Mutex::new(
             ids.chunks(IDS_PER_CALL).map(|c| (c.to_vec(), 0)).collect(),
         ));
@@ -201,10 +208,14 @@ impl XRaySource {
             tasks.spawn(async move { this.fetch_worker(queue).await });
         }
         let mut items = Vec::new();
+        let mut returned = Vec::new();
         let mut failure = None;
         while let Some(done) = tasks.join_next().await {
             match done.expect("fetch worker panicked") {
-                Ok(mut got) => items.append(&mut got),
+                Ok(mut got) => {
+                    items.append(&mut got.items);
+                    returned.append(&mut got.returned);
+                }
                 Err(e) => {
                     failure.get_or_insert(e);
                     queue.lock().await.clear();
@@ -213,17 +224,17 @@ impl XRaySource {
         }
         match failure {
             Some(e) => Err(e),
-            None => Ok(items),
+            None => Ok(Fetched::of(ids, items, returned.iter().map(String::as_str))),
         }
     }
 
-    async fn fetch_worker(&self, queue: FetchQueue) -> Result<Vec<SourceItem>> {
-        let mut items = Vec::new();
+    async fn fetch_worker(&self, queue: FetchQueue) -> Result<Answered> {
+        let mut answered = Answered::default();
         loop {
             let Some((ids, round)) = queue.lock().await.pop_front() else {
-                return Ok(items);
+                return Ok(answered);
             };
-            let unprocessed = self.fetch_call(&ids, &mut items).await?;
+            let unprocessed = self.fetch_call(&ids, &mut answered).await?;
             if !unprocessed.is_empty() {
                 if round + 1 >= UNPROCESSED_ROUNDS {
                     return Err(Error::Aws {
@@ -248,7 +259,7 @@ impl XRaySource {
     }
 
     /// One `BatchGetTraces` call with all its pages; returns the unprocessed ids.
-    async fn fetch_call(&self, ids: &[String], items: &mut Vec<SourceItem>) -> Result<Vec<String>> {
+    async fn fetch_call(&self, ids: &[String], answered: &mut Answered) -> Result<Vec<String>> {
         let mut token: Option<String> = None;
         let mut unprocessed = Vec::new();
         loop {
@@ -266,6 +277,9 @@ impl XRaySource {
             self.batches.fetch_add(1, Ordering::Relaxed);
             for trace in page.traces() {
                 let trace_id = trace.id().unwrap_or_default();
+                if !trace.segments().is_empty() {
+                    answered.returned.push(trace_id.to_owned());
+                }
                 for (i, seg) in trace.segments().iter().enumerate() {
                     let location = format!(
                         "trace {trace_id} segment {}",
@@ -281,7 +295,7 @@ impl XRaySource {
                             reason: "X-Ray returned a segment without a document".into(),
                         },
                     };
-                    items.push(SourceItem {
+                    answered.items.push(SourceItem {
                         item,
                         source: "xray".into(),
                         location,
@@ -310,7 +324,7 @@ impl super::TraceSource for XRaySource {
         XRaySource::list(self, start, end, RangeType::TraceId).await
     }
 
-    async fn fetch(&self, ids: &[String]) -> Result<Vec<SourceItem>> {
+    async fn fetch(&self, ids: &[String]) -> Result<Fetched> {
         XRaySource::fetch(self, ids).await
     }
 }

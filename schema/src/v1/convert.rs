@@ -132,6 +132,11 @@ impl ArchivedSegment {
         &self.text
     }
 
+    /// The original JSON text, giving the parsed model up.
+    pub fn into_text(self) -> String {
+        self.text
+    }
+
     /// The parsed document.
     pub fn document(&self) -> &SegmentDocument {
         &self.doc
