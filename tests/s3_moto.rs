@@ -80,6 +80,9 @@ async fn large_parts_go_up_in_parts_with_retention() {
         ..S3Options::default()
     };
     let store = S3Store::new(client.clone(), &format!("s3://{bucket}"), options).unwrap();
+    // Piece by piece: 3 pieces of 3 MiB, so the upload starts at the second and goes in
+    // 5 MiB parts, the last one smaller.
+    conformance::streamed_create(&store, 3 << 20).await;
     let big: Bytes = (0..(11u32 << 20)).map(|i| (i * 7 % 251) as u8).collect();
     let key = "v1/segments/dt=2026-01-02/part-0003.parquet";
     let first = put(&store, key, big.clone()).await.unwrap();

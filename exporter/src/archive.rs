@@ -2,11 +2,12 @@
 //!
 //! - [`ArchiveWriter`] takes source items: it redacts and validates each document, and
 //!   quarantines what it cannot archive. Every object it writes goes through
-//!   [`put_once`], so nothing in the archive is ever replaced.
+//!   [`OnceWriter`], so nothing in the archive is ever replaced.
 //! - [`DayParts`] streams one day's documents, in archive order, into that day's parts:
 //!   `part-NNNN` of `segments`, `spans` and `traces`, a new part whenever one reaches the
-//!   target size, and the day's `payment_index` part. Memory holds at most one part per
-//!   table, so it does not grow with the day.
+//!   target size, and the day's `payment_index` part. Parts go to the store as their row
+//!   groups are encoded ([`ArchiveStore::begin`]: multipart on S3), so memory holds a row
+//!   group per table, not a part, and does not grow with the day.
 //!
 //! File imports ([`crate::export::ImportWriter`]) and sealing ([`crate::seal`]) build on
 //! these; neither this module nor the store knows about manifests.
@@ -31,7 +32,7 @@ use schema::v1::{
 use crate::error::{Error, Result};
 use crate::parquet_io::{encode, writer_properties};
 use crate::source::{SourceContent, SourceItem};
-use crate::store::{ArchiveStore, put_once};
+use crate::store::{ArchiveStore, OnceWriter, WrittenObject};
 
 /// How the writer buffers and slices its work.
 #[derive(Debug, Clone)]
@@ -267,7 +268,7 @@ impl<'a, S: ArchiveStore> ArchiveWriter<'a, S> {
         Ok(())
     }
 
-    /// Writes an object once (see [`put_once`]) and records it for the manifest.
+    /// Writes an object once (see [`crate::store::put_once`]) and records it for the manifest.
     pub async fn put(
         &mut self,
         key: &str,
@@ -276,24 +277,36 @@ impl<'a, S: ArchiveStore> ArchiveWriter<'a, S> {
         bytes: Bytes,
         years: Option<u32>,
     ) -> Result<()> {
-        let size = bytes.len() as u64;
-        let sha256 = hex::encode(Sha256::digest(&bytes));
-        let written = put_once(self.store, key, bytes, years).await?;
-        self.summary.archive_bytes += size;
+        let mut w = OnceWriter::begin(self.store, key, years)?;
+        w.append(bytes).await?;
+        let written = w.finish(years).await?;
+        self.record(key, table, rows, written, years);
+        Ok(())
+    }
+
+    /// Records an object written once for the manifest.
+    pub fn record(
+        &mut self,
+        key: &str,
+        table: &str,
+        rows: Option<u64>,
+        written: WrittenObject,
+        years: Option<u32>,
+    ) {
+        self.summary.archive_bytes += written.size;
         self.summary.objects_written += 1;
         self.summary.objects.insert(
             key.to_owned(),
             ObjectRecord {
                 key: key.to_owned(),
                 table: table.to_owned(),
-                bytes: size,
-                sha256,
+                bytes: written.size,
+                sha256: written.sha256,
                 rows,
-                version_id: written.version_id,
+                version_id: written.written.version_id,
                 retain_years: years,
             },
         );
-        Ok(())
     }
 
     /// Adds objects written by an earlier invocation (quarantined inputs of a day's hours)
@@ -356,69 +369,82 @@ fn trace_number(trace_id: &str) -> u128 {
         })
 }
 
-/// One table's part being written: Parquet in memory until it reaches the target size.
-struct PartWriter {
+/// Encoded Parquet a part writer hands to its upload at a time: an S3 part's worth, so
+/// memory holds a row group being encoded and at most this much of what it encoded.
+const UPLOAD_PIECE_BYTES: usize = 8 << 20;
+
+/// One table's part being written: row groups go to the store as they are encoded, so the
+/// part is never whole in memory, and a new part begins once one reaches the target size.
+struct PartWriter<'a, S: ArchiveStore + 'a> {
     key: PartKey,
-    writer: Option<ArrowWriter<Vec<u8>>>,
+    open: Option<(ArrowWriter<Vec<u8>>, OnceWriter<'a, S>)>,
     rows: u64,
     years: Option<u32>,
 }
 
-impl PartWriter {
+impl<'a, S: ArchiveStore> PartWriter<'a, S> {
     fn new(table: Table, dt: NaiveDate, number: u32) -> Self {
         Self {
             key: PartKey { table, dt, number },
-            writer: None,
+            open: None,
             rows: 0,
             years: None,
         }
     }
 
-    fn write(&mut self, batch: &RecordBatch, years: Option<u32>) -> Result<()> {
+    async fn write(&mut self, store: &'a S, batch: &RecordBatch, years: Option<u32>) -> Result<()> {
         let key = self.key.key();
         let err = |source| Error::Encode {
             key: key.clone(),
             source,
         };
-        if self.writer.is_none() {
+        if self.open.is_none() {
             let table = self.key.table;
-            self.writer = Some(
+            let w =
                 ArrowWriter::try_new(Vec::new(), table.schema(), Some(writer_properties(table)))
-                    .map_err(err)?,
-            );
+                    .map_err(err)?;
+            self.open = Some((w, OnceWriter::begin(store, &key, years)?));
         }
-        let w = self.writer.as_mut().expect("just opened");
+        let (w, upload) = self.open.as_mut().expect("just opened");
         w.write(batch).map_err(err)?;
+        if w.inner().len() >= UPLOAD_PIECE_BYTES {
+            // The writer counts what it wrote itself, so taking the encoded bytes it has
+            // handed on leaves the file's offsets right.
+            upload
+                .append(Bytes::from(std::mem::take(w.inner_mut())))
+                .await?;
+        }
         self.rows += batch.num_rows() as u64;
         self.years = self.years.max(years);
         Ok(())
     }
 
     fn size(&self) -> usize {
-        self.writer
+        self.open
             .as_ref()
-            .map_or(0, |w| w.bytes_written() + w.in_progress_size())
+            .map_or(0, |(w, _)| w.bytes_written() + w.in_progress_size())
     }
 
-    /// Closes the part, writes it once, and moves on to the next number.
-    async fn close<S: ArchiveStore>(&mut self, out: &mut ArchiveWriter<'_, S>) -> Result<()> {
-        let Some(w) = self.writer.take() else {
+    /// Closes the part, creates it once, and moves on to the next number.
+    async fn close(&mut self, out: &mut ArchiveWriter<'a, S>) -> Result<()> {
+        let Some((w, mut upload)) = self.open.take() else {
             return Ok(());
         };
         let key = self.key.key();
-        let bytes = w.into_inner().map_err(|source| Error::Encode {
+        let rest = w.into_inner().map_err(|source| Error::Encode {
             key: key.clone(),
             source,
         })?;
-        debug!(%key, rows = self.rows, bytes = bytes.len(), "part written");
-        out.put(
+        upload.append(Bytes::from(rest)).await?;
+        let written = upload.finish(self.years).await?;
+        debug!(%key, rows = self.rows, bytes = written.size, "part written");
+        out.record(
             &key,
             self.key.table.name(),
             Some(self.rows),
-            Bytes::from(bytes),
+            written,
             self.years,
-        )
-        .await?;
+        );
         self.key.number += 1;
         self.rows = 0;
         self.years = None;
@@ -430,15 +456,15 @@ impl PartWriter {
 pub type NextParts = BTreeMap<Table, u32>;
 
 /// Streams one day's documents, in archive order, into write-once parts.
-pub struct DayParts {
+pub struct DayParts<'a, S: ArchiveStore + 'a> {
     dt: NaiveDate,
-    parts: [PartWriter; 3],
+    parts: [PartWriter<'a, S>; 3],
     payment_number: u32,
     payment_rows: Vec<PaymentIndexRow>,
     payment_years: Option<u32>,
 }
 
-impl DayParts {
+impl<'a, S: ArchiveStore> DayParts<'a, S> {
     /// A writer of `dt`'s parts, numbered from `next`.
     pub fn new(dt: NaiveDate, next: &NextParts) -> Self {
         let n = |t: Table| next.get(&t).copied().unwrap_or(0);
@@ -467,9 +493,9 @@ impl DayParts {
 
     /// Writes documents of whole traces, sorted in archive order, all of this day; each
     /// sorts after everything pushed before.
-    pub async fn push<S: ArchiveStore>(
+    pub async fn push(
         &mut self,
-        out: &mut ArchiveWriter<'_, S>,
+        out: &mut ArchiveWriter<'a, S>,
         docs: Vec<ArchivedSegment>,
     ) -> Result<()> {
         let (docs, years) = out.apply_retention(docs);
@@ -495,7 +521,7 @@ impl DayParts {
                     .iter_mut()
                     .zip([&batches.segments, &batches.spans, &batches.traces])
             {
-                part.write(batch, chunk_years)?;
+                part.write(out.store, batch, chunk_years).await?;
                 if part.size() >= out.config.part_bytes {
                     part.close(out).await?;
                 }
@@ -507,10 +533,7 @@ impl DayParts {
     }
 
     /// Closes the open parts and writes the day's `payment_index` part.
-    pub async fn finish<S: ArchiveStore>(
-        mut self,
-        out: &mut ArchiveWriter<'_, S>,
-    ) -> Result<NextParts> {
+    pub async fn finish(mut self, out: &mut ArchiveWriter<'a, S>) -> Result<NextParts> {
         for part in &mut self.parts {
             part.close(out).await?;
         }

@@ -2,7 +2,12 @@
 
 use bytes::Bytes;
 
-use super::{ArchiveStore, LocalDirStore, ObjectMeta, ObjectVersion, S3Options, S3Store, Stored};
+use super::local::LocalUpload;
+use super::s3::S3Upload;
+use super::{
+    ArchiveStore, LocalDirStore, ObjectMeta, ObjectUpload, ObjectVersion, S3Options, S3Store,
+    Stored,
+};
 use crate::error::Result;
 
 /// A local directory or an S3 prefix.
@@ -37,9 +42,42 @@ macro_rules! each {
     };
 }
 
+/// An upload into whichever store this is.
+pub enum AnyUpload<'a> {
+    /// Into a local directory.
+    Local(LocalUpload),
+    /// Into S3.
+    S3(S3Upload<'a>),
+}
+
+impl ObjectUpload for AnyUpload<'_> {
+    async fn append(&mut self, piece: Bytes) -> Result<()> {
+        match self {
+            AnyUpload::Local(u) => u.append(piece).await,
+            AnyUpload::S3(u) => u.append(piece).await,
+        }
+    }
+
+    async fn finish(self, years: Option<u32>) -> Result<Option<String>> {
+        match self {
+            AnyUpload::Local(u) => u.finish(years).await,
+            AnyUpload::S3(u) => u.finish(years).await,
+        }
+    }
+}
+
 impl ArchiveStore for AnyStore {
+    type Upload<'a> = AnyUpload<'a>;
+
     fn location(&self) -> String {
         each!(self, s => s.location())
+    }
+
+    fn begin(&self, key: &str, years: Option<u32>) -> Result<AnyUpload<'_>> {
+        Ok(match self {
+            AnyStore::Local(s) => AnyUpload::Local(s.begin(key, years)?),
+            AnyStore::S3(s) => AnyUpload::S3(s.begin(key, years)?),
+        })
     }
 
     async fn create(&self, key: &str, bytes: Bytes, years: Option<u32>) -> Result<Option<String>> {

@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 
-use super::{ArchiveStore, get, put_once};
+use super::{ArchiveStore, OnceWriter, get, put_once};
 use crate::Error;
 
 /// Create-only writes, reads, listing by prefix, versions and key checks: what every store
@@ -125,4 +125,70 @@ pub async fn conditional_put(store: &impl ArchiveStore) {
         let del = store.delete_state(evidence).await;
         assert!(matches!(del, Err(Error::AppendOnly { .. })), "{del:?}");
     }
+}
+
+/// Objects written piece by piece ([`ArchiveStore::begin`]): invisible until finished,
+/// created only if absent with [`put_once`]'s answers, and gone without a trace when dropped
+/// unfinished. `piece` is the size of each of the three pieces: give S3 a size above its
+/// multipart threshold, so the upload goes in parts.
+pub async fn streamed_create(store: &impl ArchiveStore, piece: usize) {
+    const KEY: &str = "v1/streamed/dt=2024-01-01/part-0000.parquet";
+    const DROPPED: &str = "v1/streamed/dt=2024-01-01/part-0001.parquet";
+    let pieces: Vec<Bytes> = (0..3u8)
+        .map(|n| Bytes::from(vec![b'a' + n; piece + usize::from(n)]))
+        .collect();
+    let whole: Vec<u8> = pieces.iter().flat_map(|p| p.to_vec()).collect();
+    let write = |pieces: Vec<Bytes>| async move {
+        let mut w = OnceWriter::begin(store, KEY, None).unwrap();
+        for p in pieces {
+            w.append(p).await.unwrap();
+        }
+        assert_eq!(
+            get(store, KEY).await.unwrap(),
+            None,
+            "nothing before finish"
+        );
+        w.finish(None).await
+    };
+    // Before the first write the key is absent, so the read inside `write` holds.
+    let first = write(pieces.clone()).await.unwrap();
+    assert!(!first.written.existed);
+    assert_eq!(first.size, whole.len() as u64);
+    assert_eq!(first.sha256, super::sha256_hex(&whole));
+    assert_eq!(
+        get(store, KEY).await.unwrap(),
+        Some(Bytes::from(whole.clone()))
+    );
+    // Again, with the same bytes: an idempotent success. With others: refused.
+    let mut w = OnceWriter::begin(store, KEY, None).unwrap();
+    for p in pieces.clone() {
+        w.append(p).await.unwrap();
+    }
+    let again = w.finish(None).await.unwrap();
+    assert!(again.written.existed);
+    assert_eq!(again.written.version_id, first.written.version_id);
+    let mut w = OnceWriter::begin(store, KEY, None).unwrap();
+    w.append(Bytes::from_static(b"other")).await.unwrap();
+    let refused = w.finish(None).await;
+    assert!(
+        matches!(&refused, Err(Error::AlreadyArchived { key, .. }) if key == KEY),
+        "{refused:?}"
+    );
+    assert_eq!(get(store, KEY).await.unwrap(), Some(Bytes::from(whole)));
+    // An upload dropped before it finished leaves nothing.
+    let mut w = OnceWriter::begin(store, DROPPED, None).unwrap();
+    for p in pieces {
+        w.append(p).await.unwrap();
+    }
+    drop(w);
+    assert_eq!(get(store, DROPPED).await.unwrap(), None);
+    let listed: Vec<String> = store
+        .list("v1/streamed/")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.key)
+        .collect();
+    assert_eq!(listed, vec![KEY.to_owned()]);
+    assert_eq!(store.list_versions(KEY).await.unwrap().len(), 1);
 }

@@ -45,26 +45,35 @@ impl LocalDirStore {
         Ok(self.root.join(key))
     }
 
+    /// A new, empty staging file and its path.
+    fn staging_file(&self, key: &str) -> Result<(std::fs::File, PathBuf)> {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let tmp = self
+            .root
+            .join(STAGING_DIR)
+            .join(format!("{}-{n}.tmp", std::process::id()));
+        let f = std::fs::File::create(&tmp).map_err(|source| Error::Put {
+            key: key.to_owned(),
+            source,
+        })?;
+        Ok((f, tmp))
+    }
+
     /// Writes `bytes` to a durable staging file and returns its path.
     fn stage(&self, key: &str, bytes: &[u8]) -> Result<PathBuf> {
         let err = |source| Error::Put {
             key: key.to_owned(),
             source,
         };
-        let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        let tmp = self
-            .root
-            .join(STAGING_DIR)
-            .join(format!("{}-{n}.tmp", std::process::id()));
-        let mut f = std::fs::File::create(&tmp).map_err(err)?;
+        let (mut f, tmp) = self.staging_file(key)?;
         f.write_all(bytes).map_err(err)?;
         // Durable before visible: a crash after the link must not expose an empty file.
         f.sync_all().map_err(err)?;
         Ok(tmp)
     }
 
-    /// The path of `key`, its directory created, and a durable staging file of `bytes`.
-    fn prepare(&self, key: &str, bytes: &[u8]) -> Result<(PathBuf, PathBuf)> {
+    /// The path of `key`, its directory created.
+    fn target(&self, key: &str) -> Result<PathBuf> {
         let path = self.path_of(key)?;
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|source| Error::Put {
@@ -72,6 +81,12 @@ impl LocalDirStore {
                 source,
             })?;
         }
+        Ok(path)
+    }
+
+    /// The path of `key`, its directory created, and a durable staging file of `bytes`.
+    fn prepare(&self, key: &str, bytes: &[u8]) -> Result<(PathBuf, PathBuf)> {
+        let path = self.target(key)?;
         Ok((path, self.stage(key, bytes)?))
     }
 
@@ -79,19 +94,7 @@ impl LocalDirStore {
     /// exists, atomically, so two writers can never both create it and nothing is replaced.
     fn create_sync(&self, key: &str, bytes: &[u8]) -> Result<()> {
         let (path, tmp) = self.prepare(key, bytes)?;
-        let err = |source| Error::Put {
-            key: key.to_owned(),
-            source,
-        };
-        let linked = std::fs::hard_link(&tmp, &path);
-        let _ = std::fs::remove_file(&tmp);
-        match linked {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(Error::Conflict {
-                key: key.to_owned(),
-            }),
-            Err(e) => Err(err(e)),
-        }
+        link_new(key, &tmp, &path)
     }
 
     /// Replaces a `_state/` file atomically (staging file, then rename).
@@ -151,7 +154,72 @@ impl LocalDirStore {
     }
 }
 
+/// Links a durable staging file to `path` only if no file is there, then removes the
+/// staging name.
+fn link_new(key: &str, tmp: &Path, path: &Path) -> Result<()> {
+    let linked = std::fs::hard_link(tmp, path);
+    let _ = std::fs::remove_file(tmp);
+    match linked {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(Error::Conflict {
+            key: key.to_owned(),
+        }),
+        Err(source) => Err(Error::Put {
+            key: key.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// A part being written to a staging file, linked into place when finished; the staging
+/// file goes if it is dropped unfinished.
+pub struct LocalUpload {
+    key: String,
+    path: PathBuf,
+    file: Option<(std::fs::File, PathBuf)>,
+}
+
+impl super::ObjectUpload for LocalUpload {
+    async fn append(&mut self, piece: Bytes) -> Result<()> {
+        let (f, _) = self.file.as_mut().expect("open until finished");
+        f.write_all(&piece).map_err(|source| Error::Put {
+            key: self.key.clone(),
+            source,
+        })
+    }
+
+    async fn finish(mut self, _years: Option<u32>) -> Result<Option<String>> {
+        let (f, tmp) = self.file.take().expect("open until finished");
+        // Durable before visible: a crash after the link must not expose a partial file.
+        f.sync_all().map_err(|source| Error::Put {
+            key: self.key.clone(),
+            source,
+        })?;
+        link_new(&self.key, &tmp, &self.path)?;
+        Ok(None)
+    }
+}
+
+impl Drop for LocalUpload {
+    fn drop(&mut self) {
+        if let Some((_, tmp)) = self.file.take() {
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
+}
+
 impl ArchiveStore for LocalDirStore {
+    type Upload<'a> = LocalUpload;
+
+    fn begin(&self, key: &str, _years: Option<u32>) -> Result<LocalUpload> {
+        let path = self.target(key)?;
+        Ok(LocalUpload {
+            key: key.to_owned(),
+            path,
+            file: Some(self.staging_file(key)?),
+        })
+    }
+
     fn location(&self) -> String {
         self.root.display().to_string()
     }
@@ -254,6 +322,7 @@ mod tests {
         let store = LocalDirStore::open(dir.path()).unwrap();
         crate::store::conformance::put_get_list(&store).await;
         crate::store::conformance::conditional_put(&store).await;
+        crate::store::conformance::streamed_create(&store, 1000).await;
     }
 
     #[tokio::test]

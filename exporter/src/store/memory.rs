@@ -7,7 +7,9 @@ use std::sync::Mutex;
 
 use bytes::Bytes;
 
-use super::{ArchiveStore, ObjectMeta, ObjectVersion, Stored, check_key, check_mutable};
+use super::{
+    ArchiveStore, BufferedUpload, ObjectMeta, ObjectVersion, Stored, check_key, check_mutable,
+};
 use crate::error::{Error, Result};
 
 /// One stored version; `None` bytes for a delete marker.
@@ -60,8 +62,14 @@ impl MemoryStore {
 }
 
 impl ArchiveStore for MemoryStore {
+    type Upload<'a> = BufferedUpload<'a, MemoryStore>;
+
     fn location(&self) -> String {
         "memory".into()
+    }
+
+    fn begin(&self, key: &str, years: Option<u32>) -> Result<Self::Upload<'_>> {
+        BufferedUpload::new(self, key, years)
     }
 
     async fn create(&self, key: &str, bytes: Bytes, _years: Option<u32>) -> Result<Option<String>> {
@@ -182,5 +190,6 @@ mod tests {
         let store = super::MemoryStore::default();
         crate::store::conformance::put_get_list(&store).await;
         crate::store::conformance::conditional_put(&store).await;
+        crate::store::conformance::streamed_create(&store, 1000).await;
     }
 }

@@ -13,10 +13,10 @@ mod local;
 mod memory;
 mod s3;
 
-pub use any::AnyStore;
-pub use local::LocalDirStore;
+pub use any::{AnyStore, AnyUpload};
+pub use local::{LocalDirStore, LocalUpload};
 pub use memory::MemoryStore;
-pub use s3::{LockMode, ObjectLock, S3Options, S3Store, parse_s3_url};
+pub use s3::{LockMode, ObjectLock, S3Options, S3Store, S3Upload, parse_s3_url};
 
 use std::future::Future;
 
@@ -88,6 +88,18 @@ pub trait ArchiveStore: Send + Sync {
         years: Option<u32>,
     ) -> impl Future<Output = Result<Option<String>>> + Send;
 
+    /// An upload of one evidence object, written piece by piece.
+    type Upload<'a>: ObjectUpload + 'a
+    where
+        Self: 'a;
+
+    /// Starts writing `key` piece by piece (a Parquet part as its row groups are encoded), so
+    /// the object is never whole in memory. Nothing is visible until
+    /// [`ObjectUpload::finish`], which creates the key only if absent, as [`Self::create`]
+    /// does: S3 multipart upload completed with `If-None-Match: *`, a staging file linked
+    /// into place locally.
+    fn begin(&self, key: &str, years: Option<u32>) -> Result<Self::Upload<'_>>;
+
     /// Reads `key` (the given version of it), or `None` when there is none.
     fn read(
         &self,
@@ -132,6 +144,135 @@ pub trait ArchiveStore: Send + Sync {
     }
 }
 
+/// An evidence object being written piece by piece; see [`ArchiveStore::begin`].
+pub trait ObjectUpload: Send {
+    /// Adds the next bytes of the object.
+    fn append(&mut self, piece: Bytes) -> impl Future<Output = Result<()>> + Send;
+
+    /// Creates the object from everything appended, only if its key is absent, retained
+    /// `years` (at least what [`ArchiveStore::begin`] was given: a part's retention is the
+    /// longest of its rows', known once they are all written). Returns the version id, or
+    /// [`Error::Conflict`] when the key exists. An upload dropped unfinished leaves nothing
+    /// visible.
+    fn finish(self, years: Option<u32>) -> impl Future<Output = Result<Option<String>>> + Send;
+}
+
+/// An upload that holds the pieces and creates the object whole at the end: for a store
+/// that is memory already.
+pub struct BufferedUpload<'a, S> {
+    store: &'a S,
+    key: String,
+    years: Option<u32>,
+    bytes: Vec<u8>,
+}
+
+impl<'a, S: ArchiveStore> BufferedUpload<'a, S> {
+    /// An upload of `key` into `store`.
+    pub fn new(store: &'a S, key: &str, years: Option<u32>) -> Result<Self> {
+        check_key(key)?;
+        Ok(Self {
+            store,
+            key: key.to_owned(),
+            years,
+            bytes: Vec::new(),
+        })
+    }
+}
+
+impl<S: ArchiveStore> ObjectUpload for BufferedUpload<'_, S> {
+    async fn append(&mut self, piece: Bytes) -> Result<()> {
+        self.bytes.extend_from_slice(&piece);
+        Ok(())
+    }
+
+    async fn finish(self, years: Option<u32>) -> Result<Option<String>> {
+        self.store
+            .create(&self.key, Bytes::from(self.bytes), years.max(self.years))
+            .await
+    }
+}
+
+/// Writes one evidence object exactly once, piece by piece, hashing as it goes: what
+/// [`put_once`] does for an object given whole.
+pub struct OnceWriter<'a, S: ArchiveStore + 'a> {
+    store: &'a S,
+    key: String,
+    upload: S::Upload<'a>,
+    sha256: Sha256,
+    size: u64,
+}
+
+/// What [`OnceWriter::finish`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenObject {
+    /// The version, and whether the same bytes were there already.
+    pub written: Written,
+    /// SHA-256 of the bytes, hex.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+impl<'a, S: ArchiveStore> OnceWriter<'a, S> {
+    /// Starts writing `key` into `store`, retained `years` (see [`ArchiveStore::create`]).
+    pub fn begin(store: &'a S, key: &str, years: Option<u32>) -> Result<Self> {
+        Ok(Self {
+            store,
+            key: key.to_owned(),
+            upload: store.begin(key, years)?,
+            sha256: Sha256::new(),
+            size: 0,
+        })
+    }
+
+    /// Adds the next bytes.
+    pub async fn append(&mut self, piece: Bytes) -> Result<()> {
+        if piece.is_empty() {
+            return Ok(());
+        }
+        self.sha256.update(&piece);
+        self.size += piece.len() as u64;
+        self.upload.append(piece).await
+    }
+
+    /// Creates the object, retained `years` (see [`ObjectUpload::finish`]). A key that
+    /// exists with the same bytes is an idempotent success (a re-run after a crash); with
+    /// other bytes it is [`Error::AlreadyArchived`], naming the key. Never replaces anything.
+    pub async fn finish(self, years: Option<u32>) -> Result<WrittenObject> {
+        let ours = hex::encode(self.sha256.finalize());
+        let written = match self.upload.finish(years).await {
+            Ok(version_id) => Written {
+                version_id,
+                existed: false,
+            },
+            Err(Error::Conflict { .. }) => {
+                let Some(stored) = self.store.read(&self.key, None).await? else {
+                    // Created and gone again: only a delete, which our code never does.
+                    return Err(Error::Conflict { key: self.key });
+                };
+                let theirs = sha256_hex(&stored.bytes);
+                if ours != theirs {
+                    return Err(Error::AlreadyArchived {
+                        key: self.key,
+                        stored: theirs,
+                        ours,
+                    });
+                }
+                Written {
+                    version_id: stored.version_id,
+                    existed: true,
+                }
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(WrittenObject {
+            written,
+            sha256: ours,
+            size: self.size,
+        })
+    }
+}
+
 /// Reads the current bytes of `key`.
 pub async fn get(store: &impl ArchiveStore, key: &str) -> Result<Option<Bytes>> {
     Ok(store.read(key, None).await?.map(|s| s.bytes))
@@ -146,35 +287,9 @@ pub async fn put_once(
     bytes: Bytes,
     years: Option<u32>,
 ) -> Result<Written> {
-    match store.create(key, bytes.clone(), years).await {
-        Ok(version_id) => Ok(Written {
-            version_id,
-            existed: false,
-        }),
-        Err(Error::Conflict { .. }) => {
-            let Some(stored) = store.read(key, None).await? else {
-                // Created and gone again: only a delete, which our code never does.
-                return Err(Error::Conflict {
-                    key: key.to_owned(),
-                });
-            };
-            let ours = sha256_hex(&bytes);
-            let theirs = sha256_hex(&stored.bytes);
-            if ours == theirs {
-                Ok(Written {
-                    version_id: stored.version_id,
-                    existed: true,
-                })
-            } else {
-                Err(Error::AlreadyArchived {
-                    key: key.to_owned(),
-                    stored: theirs,
-                    ours,
-                })
-            }
-        }
-        Err(e) => Err(e),
-    }
+    let mut w = OnceWriter::begin(store, key, years)?;
+    w.append(bytes).await?;
+    Ok(w.finish(years).await?.written)
 }
 
 /// SHA-256 of `bytes`, hex.

@@ -79,7 +79,8 @@ pub struct S3Options {
     pub lock: Option<ObjectLock>,
     /// SSE-KMS key id or ARN; `None` for the bucket's default encryption.
     pub kms_key_id: Option<String>,
-    /// Objects at least this big go up as multipart uploads.
+    /// Objects at least this big go up as multipart uploads; it is also what an upload
+    /// holds in memory before its first part goes.
     pub multipart_threshold: usize,
     /// Size of each multipart part (S3's minimum is 5 MiB).
     pub part_size: usize,
@@ -90,7 +91,7 @@ impl Default for S3Options {
         Self {
             lock: Some(ObjectLock::DEFAULT),
             kms_key_id: None,
-            multipart_threshold: 64 << 20,
+            multipart_threshold: 16 << 20,
             part_size: 16 << 20,
         }
     }
@@ -213,9 +214,6 @@ impl S3Store {
         lock: Option<ObjectLock>,
     ) -> Result<(String, Option<String>)> {
         let full = self.full_key(key)?;
-        if bytes.len() >= self.options.multipart_threshold && if_match.is_none() && if_none_match {
-            return self.put_multipart(key, &full, bytes, lock).await;
-        }
         let checksum = sha256_base64(&bytes);
         let out = self
             .pacer
@@ -249,15 +247,13 @@ impl S3Store {
         }
     }
 
-    /// Uploads in parts, each with its own SHA-256 checksum; aborts the upload on failure so
-    /// no orphaned parts are billed.
-    async fn put_multipart(
+    /// Starts a multipart upload of `full` with the lock and encryption of evidence.
+    async fn create_upload(
         &self,
         key: &str,
         full: &str,
-        bytes: Bytes,
         lock: Option<ObjectLock>,
-    ) -> Result<(String, Option<String>)> {
+    ) -> Result<String> {
         let created = self
             .pacer
             .call("CreateMultipartUpload", || {
@@ -271,62 +267,51 @@ impl S3Store {
             })
             .await
             .map_err(|e| aws_error("S3", "CreateMultipartUpload", self.target(full), &e))?;
-        let upload_id = created.upload_id().unwrap_or_default().to_owned();
-        let result = self.upload_parts(key, full, &upload_id, &bytes, lock).await;
-        match result {
-            Ok(done) => Ok(done),
-            Err(e) => {
-                let _ = self
-                    .client
-                    .abort_multipart_upload()
-                    .bucket(&self.bucket)
-                    .key(full)
-                    .upload_id(&upload_id)
-                    .send()
-                    .await;
-                Err(e)
-            }
-        }
+        Ok(created.upload_id().unwrap_or_default().to_owned())
     }
 
-    async fn upload_parts(
+    /// Uploads part `number` with its own SHA-256 checksum.
+    async fn upload_part(
+        &self,
+        full: &str,
+        upload_id: &str,
+        number: i32,
+        chunk: Bytes,
+    ) -> Result<CompletedPart> {
+        let checksum = sha256_base64(&chunk);
+        let out = self
+            .pacer
+            .call("UploadPart", || {
+                self.client
+                    .upload_part()
+                    .bucket(&self.bucket)
+                    .key(full)
+                    .upload_id(upload_id)
+                    .part_number(number)
+                    .checksum_algorithm(ChecksumAlgorithm::Sha256)
+                    .checksum_sha256(&checksum)
+                    .body(ByteStream::from(chunk.clone()))
+                    .send()
+            })
+            .await
+            .map_err(|e| aws_error("S3", "UploadPart", self.target(full), &e))?;
+        Ok(CompletedPart::builder()
+            .part_number(number)
+            .set_e_tag(out.e_tag().map(str::to_owned))
+            .checksum_sha256(checksum)
+            .build())
+    }
+
+    /// Completes a multipart upload, create-only, and sets its retention. Returns the
+    /// version id.
+    async fn complete_upload(
         &self,
         key: &str,
         full: &str,
         upload_id: &str,
-        bytes: &Bytes,
+        parts: Vec<CompletedPart>,
         lock: Option<ObjectLock>,
-    ) -> Result<(String, Option<String>)> {
-        let mut parts = Vec::new();
-        let size = self.options.part_size.max(5 << 20);
-        for (i, start) in (0..bytes.len()).step_by(size).enumerate() {
-            let number = i as i32 + 1;
-            let chunk = bytes.slice(start..(start + size).min(bytes.len()));
-            let checksum = sha256_base64(&chunk);
-            let out = self
-                .pacer
-                .call("UploadPart", || {
-                    self.client
-                        .upload_part()
-                        .bucket(&self.bucket)
-                        .key(full)
-                        .upload_id(upload_id)
-                        .part_number(number)
-                        .checksum_algorithm(ChecksumAlgorithm::Sha256)
-                        .checksum_sha256(&checksum)
-                        .body(ByteStream::from(chunk.clone()))
-                        .send()
-                })
-                .await
-                .map_err(|e| aws_error("S3", "UploadPart", self.target(full), &e))?;
-            parts.push(
-                CompletedPart::builder()
-                    .part_number(number)
-                    .set_e_tag(out.e_tag().map(str::to_owned))
-                    .checksum_sha256(checksum)
-                    .build(),
-            );
-        }
+    ) -> Result<Option<String>> {
         let done = CompletedMultipartUpload::builder()
             .set_parts(Some(parts))
             .build();
@@ -382,10 +367,133 @@ impl S3Store {
                 .await
                 .map_err(|e| aws_error("S3", "PutObjectRetention", self.target(full), &e))?;
         }
-        Ok((
-            out.e_tag().unwrap_or_default().to_owned(),
-            out.version_id().map(str::to_owned),
-        ))
+        Ok(out.version_id().map(str::to_owned))
+    }
+
+    /// Abandons a multipart upload so no orphaned parts are billed (best effort: the
+    /// bucket's lifecycle rule removes what an interrupted process leaves).
+    async fn abort_upload(&self, full: &str, upload_id: &str) {
+        let _ = self
+            .client
+            .abort_multipart_upload()
+            .bucket(&self.bucket)
+            .key(full)
+            .upload_id(upload_id)
+            .send()
+            .await;
+    }
+}
+
+/// An evidence object going up piece by piece. Up to [`S3Options::multipart_threshold`]
+/// bytes are held; an object that stays under it is one conditional PutObject, a larger
+/// one a multipart upload of [`S3Options::part_size`] parts, completed with
+/// `If-None-Match: *`. Memory holds one part, whatever the object's size.
+pub struct S3Upload<'a> {
+    store: &'a S3Store,
+    key: String,
+    full: String,
+    lock: Option<ObjectLock>,
+    buffer: Vec<u8>,
+    upload_id: Option<String>,
+    parts: Vec<CompletedPart>,
+}
+
+impl S3Upload<'_> {
+    /// Sends the buffer as parts while it holds a full one, and with `last` what remains
+    /// too, starting the multipart upload if it has not started. A failed part aborts it.
+    async fn send_parts(&mut self, last: bool) -> Result<()> {
+        let size = self.store.options.part_size.max(5 << 20);
+        while self.buffer.len() >= size || (last && !self.buffer.is_empty()) {
+            let upload_id = match &self.upload_id {
+                Some(id) => id.clone(),
+                None => {
+                    let id = self
+                        .store
+                        .create_upload(&self.key, &self.full, self.lock)
+                        .await?;
+                    self.upload_id = Some(id.clone());
+                    id
+                }
+            };
+            let take = self.buffer.len().min(size);
+            let chunk = Bytes::from(self.buffer.drain(..take).collect::<Vec<u8>>());
+            let number = self.parts.len() as i32 + 1;
+            match self
+                .store
+                .upload_part(&self.full, &upload_id, number, chunk)
+                .await
+            {
+                Ok(p) => self.parts.push(p),
+                Err(e) => {
+                    self.store.abort_upload(&self.full, &upload_id).await;
+                    self.upload_id = None;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for S3Upload<'_> {
+    /// An upload dropped before it finished (an error while its part was encoded) is
+    /// aborted in the background; one a crash leaves is removed by the bucket's lifecycle
+    /// rule (`infra/`). Either way no object appears.
+    fn drop(&mut self) {
+        let Some(upload_id) = self.upload_id.take() else {
+            return;
+        };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let request = self
+                .store
+                .client
+                .abort_multipart_upload()
+                .bucket(&self.store.bucket)
+                .key(&self.full)
+                .upload_id(upload_id);
+            runtime.spawn(async move {
+                let _ = request.send().await;
+            });
+        }
+    }
+}
+
+impl super::ObjectUpload for S3Upload<'_> {
+    async fn append(&mut self, piece: Bytes) -> Result<()> {
+        self.buffer.extend_from_slice(&piece);
+        let threshold = self.store.options.multipart_threshold;
+        if self.upload_id.is_some() || self.buffer.len() >= threshold {
+            self.send_parts(false).await?;
+        }
+        Ok(())
+    }
+
+    async fn finish(mut self, years: Option<u32>) -> Result<Option<String>> {
+        // The part's retention, now that all its rows are known (at least the years it was
+        // begun with, so a retention set at CreateMultipartUpload only ever grows).
+        if years.is_some() {
+            self.lock = self.store.lock_for(years);
+        }
+        let Some(_) = &self.upload_id else {
+            let bytes = Bytes::from(std::mem::take(&mut self.buffer));
+            let (_, version) = self
+                .store
+                .put_object(&self.key, bytes, None, true, self.lock)
+                .await?;
+            return Ok(version);
+        };
+        // The last part may be smaller than S3's 5 MiB minimum.
+        self.send_parts(true).await?;
+        let upload_id = self.upload_id.take().expect("started above");
+        let parts = std::mem::take(&mut self.parts);
+        let done = self
+            .store
+            .complete_upload(&self.key, &self.full, &upload_id, parts, self.lock)
+            .await;
+        if done.is_err() {
+            self.store.abort_upload(&self.full, &upload_id).await;
+        }
+        done
     }
 }
 
@@ -424,6 +532,8 @@ mod base64_sha {
 }
 
 impl ArchiveStore for S3Store {
+    type Upload<'a> = S3Upload<'a>;
+
     fn location(&self) -> String {
         if self.prefix.is_empty() {
             format!("s3://{}", self.bucket)
@@ -434,9 +544,21 @@ impl ArchiveStore for S3Store {
 
     #[instrument(skip(self, bytes), fields(size = bytes.len()))]
     async fn create(&self, key: &str, bytes: Bytes, years: Option<u32>) -> Result<Option<String>> {
-        let lock = self.lock_for(years);
-        let written = self.put_object(key, bytes, None, true, lock).await;
-        written.map(|(_, version)| version)
+        let mut upload = self.begin(key, years)?;
+        super::ObjectUpload::append(&mut upload, bytes).await?;
+        super::ObjectUpload::finish(upload, years).await
+    }
+
+    fn begin(&self, key: &str, years: Option<u32>) -> Result<S3Upload<'_>> {
+        Ok(S3Upload {
+            store: self,
+            key: key.to_owned(),
+            full: self.full_key(key)?,
+            lock: self.lock_for(years),
+            buffer: Vec::new(),
+            upload_id: None,
+            parts: Vec::new(),
+        })
     }
 
     #[instrument(skip(self))]
