@@ -25,8 +25,7 @@ use sha2::{Digest, Sha256};
 use tracing::{debug, info};
 
 use schema::v1::{
-    ArchivedSegment, PartKey, PaymentIndexRow, QUARANTINE_PREFIX, Table, convert,
-    payment_index_batch,
+    ArchivedSegment, PartKey, PaymentIndexColumns, QUARANTINE_PREFIX, Table, convert,
 };
 
 use crate::error::{Error, Result};
@@ -44,6 +43,8 @@ pub struct WriterConfig {
     pub batch_documents: usize,
     /// A part is closed, and the next one started, once its Parquet reaches this size.
     pub part_bytes: usize,
+    /// Index rows a payment-index roll-up holds at once ([`crate::rollup::ROLLUP_PASS_ROWS`]).
+    pub rollup_pass_rows: u64,
     /// What is removed from documents before they are parsed and written.
     pub redaction: crate::redact::Policy,
     /// Years each trace is kept (and whether at all); none: the store's default years.
@@ -67,6 +68,7 @@ impl Default for WriterConfig {
             buffer_bytes: DEFAULT_BUFFER_BYTES,
             batch_documents: DEFAULT_BATCH_DOCUMENTS,
             part_bytes: DEFAULT_PART_BYTES,
+            rollup_pass_rows: crate::rollup::ROLLUP_PASS_ROWS,
             // XRAY_ARCHIVE_HASH_KEY / _EMAILS / _CLIENT_IPS; the CLI and the Lambda check
             // them at start and stop on a bad value.
             redaction: crate::redact::Policy::from_env().unwrap_or_default(),
@@ -460,7 +462,7 @@ pub struct DayParts<'a, S: ArchiveStore + 'a> {
     dt: NaiveDate,
     parts: [PartWriter<'a, S>; 3],
     payment_number: u32,
-    payment_rows: Vec<PaymentIndexRow>,
+    payment_rows: PaymentIndexColumns,
     payment_years: Option<u32>,
 }
 
@@ -476,7 +478,7 @@ impl<'a, S: ArchiveStore> DayParts<'a, S> {
                 PartWriter::new(Table::Traces, dt, n(Table::Traces)),
             ],
             payment_number: n(Table::PaymentIndex),
-            payment_rows: Vec::new(),
+            payment_rows: PaymentIndexColumns::default(),
             payment_years: None,
         }
     }
@@ -527,7 +529,9 @@ impl<'a, S: ArchiveStore> DayParts<'a, S> {
                 }
             }
             self.payment_years = self.payment_years.max(chunk_years);
-            self.payment_rows.extend(batches.payment_index);
+            for row in &batches.payment_index {
+                self.payment_rows.push(row);
+            }
         }
         Ok(())
     }
@@ -544,13 +548,14 @@ impl<'a, S: ArchiveStore> DayParts<'a, S> {
                 number: self.payment_number,
             }
             .key();
-            let batch =
-                payment_index_batch(&mut self.payment_rows).map_err(|source| Error::Convert {
+            let rows = self.payment_rows.len() as u64;
+            let batch = std::mem::take(&mut self.payment_rows)
+                .finish_sorted()
+                .map_err(|source| Error::Convert {
                     table: "payment_index",
                     source,
                 })?;
             let bytes = encode(Table::PaymentIndex, &key, &[batch])?;
-            let rows = self.payment_rows.len() as u64;
             out.put(
                 &key,
                 Table::PaymentIndex.name(),
@@ -560,7 +565,6 @@ impl<'a, S: ArchiveStore> DayParts<'a, S> {
             )
             .await?;
             self.payment_number += 1;
-            self.payment_rows.clear();
         }
         Ok(self.next_parts())
     }

@@ -234,18 +234,27 @@ pub fn encode_staging<'a>(
 
 /// Reads every batch of a part.
 pub fn decode(key: &str, bytes: Bytes) -> Result<Vec<RecordBatch>> {
-    let corrupt = |e: &dyn std::fmt::Display| Error::CorruptPart {
+    batches(key, bytes, 8192)?.collect()
+}
+
+/// The batches of a part, `rows` at a time, decoded as they are read: memory holds the
+/// file's bytes and one batch, not every batch.
+pub fn batches(
+    key: &str,
+    bytes: Bytes,
+    rows: usize,
+) -> Result<impl Iterator<Item = Result<RecordBatch>> + use<>> {
+    let corrupt = |key: &str, reason: String| Error::CorruptPart {
         key: key.to_owned(),
-        reason: e.to_string(),
+        reason,
     };
     let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
-        .map_err(|e| corrupt(&e))?
-        .with_batch_size(8192)
+        .map_err(|e| corrupt(key, e.to_string()))?
+        .with_batch_size(rows.max(1))
         .build()
-        .map_err(|e| corrupt(&e))?;
-    reader
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| corrupt(&e))
+        .map_err(|e| corrupt(key, e.to_string()))?;
+    let key = key.to_owned();
+    Ok(reader.map(move |batch| batch.map_err(|e| corrupt(&key, e.to_string()))))
 }
 
 /// A document as staged or archived: its text and X-Ray's `LimitExceeded` for its trace.
@@ -267,19 +276,13 @@ pub fn staged_batches(
     bytes: Bytes,
     rows: usize,
 ) -> Result<impl Iterator<Item = Result<Vec<StagedRow>>>> {
-    let corrupt = |key: &str, reason: String| Error::CorruptPart {
-        key: key.to_owned(),
-        reason,
-    };
-    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
-        .map_err(|e| corrupt(key, e.to_string()))?
-        .with_batch_size(rows.max(1))
-        .build()
-        .map_err(|e| corrupt(key, e.to_string()))?;
     let key = key.to_owned();
-    Ok(reader.map(move |batch| {
-        let batch = batch.map_err(|e| corrupt(&key, e.to_string()))?;
-        let missing = |name: &str| corrupt(&key, format!("no {name} column"));
+    Ok(batches(&key, bytes, rows)?.map(move |batch| {
+        let batch = batch?;
+        let missing = |name: &str| Error::CorruptPart {
+            key: key.clone(),
+            reason: format!("no {name} column"),
+        };
         let docs = batch
             .column_by_name("document")
             .ok_or_else(|| missing("document"))?

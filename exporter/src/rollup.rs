@@ -21,14 +21,14 @@ use chrono::{DateTime, Datelike, Utc};
 use parquet::file::metadata::KeyValue;
 
 use schema::v1::{
-    PartKey, PaymentIndexRow, Period, RollupKey, Table, payment_bucket, payment_index_batch,
+    PAYMENT_BUCKETS, PartKey, PaymentIndexColumns, Period, RollupKey, Table, payment_bucket,
     payment_index_rows,
 };
 
 use crate::archive::{ArchiveWriter, WriterConfig};
 use crate::error::{Error, Result};
 use crate::ledger::{Chain, Manifest, ManifestKind, ManifestLink, commit};
-use crate::parquet_io::{decode, encode_with};
+use crate::parquet_io::{batches, encode_with};
 use crate::store::{ArchiveStore, get};
 
 /// Parquet key-value metadata key of a roll-up part: the JSON list of the day parts it holds.
@@ -75,7 +75,7 @@ pub async fn roll_up<S: ArchiveStore>(
         .collect();
     due.sort_by_key(|(p, _)| matches!(p, Period::Year(_)));
     for (period, parts) in due {
-        write_period(&mut out, *period, parts).await?;
+        write_period(&mut out, chain, *period, parts).await?;
     }
     let summary = out.into_summary();
     if summary.objects.is_empty() {
@@ -125,63 +125,128 @@ pub async fn roll_up_sealed_day<S: ArchiveStore>(
     }
     for (period, parts) in due {
         if !parts.is_empty() {
-            write_period(out, period, &parts).await?;
+            write_period(out, chain, period, &parts).await?;
         }
     }
     Ok(())
 }
 
-/// Writes the 64 bucket parts (those with rows) of one period from its day parts.
+/// Index rows a roll-up holds at once, about 200 MB as [`PaymentIndexColumns`]: a period's
+/// buckets are rolled up in as many passes over its sources as keep each pass under this.
+/// At VaultLink's volume a year is one pass; at a million payments a day a month takes 15.
+pub const ROLLUP_PASS_ROWS: u64 = 2_000_000;
+
+/// Where a period's rows are read from: a day part (every bucket) or a month's roll-up part
+/// (one bucket).
+struct Source {
+    key: String,
+    bucket: Option<u32>,
+    rows: u64,
+}
+
+/// Writes the 64 bucket parts (those with rows) of one period, whose day parts are `parts`.
+/// A year is built from the roll-ups of its months where they exist (each read once, in the
+/// pass of its bucket), and from the day parts no month roll-up covers.
 async fn write_period<S: ArchiveStore>(
     out: &mut ArchiveWriter<'_, S>,
+    chain: &Chain,
     period: Period,
     parts: &[(String, chrono::NaiveDate)],
 ) -> Result<()> {
-    let mut by_bucket: BTreeMap<u32, Vec<PaymentIndexRow>> = BTreeMap::new();
-    for (key, _) in parts {
-        let Some(bytes) = get(out.store(), key).await? else {
-            return Err(Error::CorruptPart {
-                key: key.clone(),
-                reason: "a committed payment_index part is missing; run verify".into(),
-            });
-        };
-        for batch in decode(key, bytes)? {
-            let rows = payment_index_rows(&batch).map_err(|e| Error::CorruptPart {
-                key: key.clone(),
-                reason: e.to_string(),
-            })?;
-            for row in rows {
-                by_bucket
-                    .entry(payment_bucket(&row.payment_id))
-                    .or_default()
-                    .push(row);
-            }
+    let mut rows_of: BTreeMap<String, u64> = chain
+        .committed()
+        .into_iter()
+        .map(|(k, (o, _))| (k.to_owned(), o.rows.unwrap_or(0)))
+        .collect();
+    for (k, o) in &out.summary().objects {
+        rows_of.insert(k.clone(), o.rows.unwrap_or(0));
+    }
+    let mut sources = Vec::new();
+    let mut covered: BTreeSet<String> = BTreeSet::new();
+    if let Period::Year(year) = period {
+        for month in 1..=12 {
+            let month_parts: Vec<(String, u32)> = rows_of
+                .keys()
+                .filter_map(|k| RollupKey::parse(k).map(|r| (k.clone(), r)))
+                .filter(|(_, r)| r.period == Period::Month(year, month))
+                .map(|(k, r)| (k, r.bucket))
+                .collect();
+            let Some((first, _)) = month_parts.first() else {
+                continue;
+            };
+            covered.extend(covers(&read_part(out, first).await?));
+            sources.extend(month_parts.into_iter().map(|(key, bucket)| Source {
+                rows: rows_of.get(&key).copied().unwrap_or(0),
+                key,
+                bucket: Some(bucket),
+            }));
         }
     }
+    sources.extend(
+        parts
+            .iter()
+            .filter(|(k, _)| !covered.contains(k))
+            .map(|(key, _)| Source {
+                key: key.clone(),
+                bucket: None,
+                rows: rows_of.get(key).copied().unwrap_or(0),
+            }),
+    );
+    let total: u64 = sources.iter().map(|s| s.rows).sum();
+    let per_bucket = (total / u64::from(PAYMENT_BUCKETS)).max(1);
+    let buckets_per_pass =
+        (out.config().rollup_pass_rows / per_bucket).clamp(1, u64::from(PAYMENT_BUCKETS)) as u32;
     let covers: Vec<&str> = parts.iter().map(|(k, _)| k.as_str()).collect();
     let covers = serde_json::to_string(&covers).expect("keys serialize");
-    for (bucket, mut rows) in by_bucket {
-        let key = RollupKey { period, bucket }.key();
-        let batch = payment_index_batch(&mut rows).map_err(|source| Error::Convert {
-            table: "payment_index roll-up",
-            source,
-        })?;
-        let bytes = encode_with(
-            Table::PaymentIndex,
-            &key,
-            &[batch],
-            vec![KeyValue::new(COVERS_KEY.to_owned(), covers.clone())],
-        )?;
-        out.put(
-            &key,
-            "payment_index_rollup",
-            Some(rows.len() as u64),
-            bytes,
-            None,
-        )
-        .await?;
+    for lo in (0..PAYMENT_BUCKETS).step_by(buckets_per_pass as usize) {
+        let hi = (lo + buckets_per_pass).min(PAYMENT_BUCKETS);
+        let mut by_bucket: BTreeMap<u32, PaymentIndexColumns> = BTreeMap::new();
+        for source in &sources {
+            if source.bucket.is_some_and(|b| b < lo || b >= hi) {
+                continue;
+            }
+            let bytes = read_part(out, &source.key).await?;
+            for batch in batches(&source.key, bytes, 8192)? {
+                let rows = payment_index_rows(&batch?).map_err(|e| Error::CorruptPart {
+                    key: source.key.clone(),
+                    reason: e.to_string(),
+                })?;
+                for row in rows {
+                    let bucket = payment_bucket(&row.payment_id);
+                    if (lo..hi).contains(&bucket) {
+                        by_bucket.entry(bucket).or_default().push(&row);
+                    }
+                }
+            }
+        }
+        for (bucket, rows) in by_bucket {
+            let key = RollupKey { period, bucket }.key();
+            let count = rows.len() as u64;
+            let batch = rows.finish_sorted().map_err(|source| Error::Convert {
+                table: "payment_index roll-up",
+                source,
+            })?;
+            let bytes = encode_with(
+                Table::PaymentIndex,
+                &key,
+                &[batch],
+                vec![KeyValue::new(COVERS_KEY.to_owned(), covers.clone())],
+            )?;
+            out.put(&key, "payment_index_rollup", Some(count), bytes, None)
+                .await?;
+        }
     }
     Ok(())
+}
+
+/// The bytes of a committed (or just written) index part.
+async fn read_part<S: ArchiveStore>(out: &ArchiveWriter<'_, S>, key: &str) -> Result<bytes::Bytes> {
+    get(out.store(), key)
+        .await?
+        .ok_or_else(|| Error::CorruptPart {
+            key: key.to_owned(),
+            reason: "a committed payment_index part is missing; run verify".into(),
+        })
 }
 
 /// The day parts a roll-up part says it holds.

@@ -609,3 +609,92 @@ async fn a_day_read_back_in_small_batches_never_splits_a_trace() {
     assert_eq!(traces.len() as u64, report.days[0].traces);
     assert_eq!(traces, rows(all_bytes(&store).await[key].clone()));
 }
+
+/// Every `payment_index` row of the parts under `prefix` whose key contains `part`, sorted.
+async fn index_rows(
+    store: &MemoryStore,
+    prefix: &str,
+    part: &str,
+) -> Vec<schema::v1::PaymentIndexRow> {
+    let mut rows = Vec::new();
+    for meta in store.list(prefix).await.unwrap() {
+        if !meta.key.contains(part) {
+            continue;
+        }
+        let bytes = exporter::store::get(store, &meta.key)
+            .await
+            .unwrap()
+            .unwrap();
+        for batch in exporter::parquet_io::decode(&meta.key, bytes).unwrap() {
+            rows.extend(schema::v1::payment_index_rows(&batch).unwrap());
+        }
+    }
+    rows.sort();
+    rows
+}
+
+#[tokio::test]
+async fn a_year_is_rolled_up_from_its_months_and_passes_change_no_byte() {
+    // 300 traces from 2025-12-30 over about four days: the end of 2025 and January 2026.
+    let mut g = PaymentTraces::new(5, 1_767_052_800.0);
+    let mut docs = Vec::new();
+    for _ in 0..300 {
+        docs.extend(g.next_trace(1200.0));
+    }
+    let text = docs.join("\n").into_bytes();
+    let now = at("2026-03-20T00:00:00Z");
+    let mut rolled = Vec::new();
+    // One pass for all 64 buckets, and one pass per bucket.
+    for pass_rows in [exporter::rollup::ROLLUP_PASS_ROWS, 1] {
+        let config = WriterConfig {
+            rollup_pass_rows: pass_rows,
+            ..options().writer
+        };
+        let store = MemoryStore::default();
+        exporter::export_inputs(&[("all.jsonl", &text)], &store, config.clone())
+            .await
+            .unwrap();
+        let mut chain = exporter::read_chain(&store).await.unwrap();
+        exporter::rollup::roll_up(&store, &mut chain, &config, now, 8)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut parts = BTreeMap::new();
+        for prefix in ["v1/payment_index_month/", "v1/payment_index_year/"] {
+            for meta in store.list(prefix).await.unwrap() {
+                let b = exporter::store::get(&store, &meta.key)
+                    .await
+                    .unwrap()
+                    .unwrap();
+                parts.insert(meta.key, b);
+            }
+        }
+        rolled.push((store, parts));
+    }
+    let (store, one_pass) = &rolled[0];
+    assert_eq!(one_pass, &rolled[1].1, "the same parts, byte for byte");
+    assert!(
+        one_pass.keys().any(|k| k.contains("/year=2025/")),
+        "{:?}",
+        one_pass.keys()
+    );
+    assert!(
+        !one_pass.keys().any(|k| k.contains("year=2026")),
+        "2026 is not over"
+    );
+    // The year holds every 2025 row of the day parts, each once.
+    let days: Vec<_> = index_rows(store, "v1/payment_index/", "")
+        .await
+        .into_iter()
+        .filter(|r| r.dt < day("2026-01-01"))
+        .collect();
+    assert!(!days.is_empty());
+    assert_eq!(index_rows(store, "v1/payment_index_year/", "").await, days);
+    assert_eq!(
+        index_rows(store, "v1/payment_index_month/", "month=2025-12").await,
+        days,
+        "December's month parts hold the same rows"
+    );
+    let check = verify(store, None).await.unwrap();
+    assert!(check.findings.is_empty(), "{:?}", check.findings);
+}

@@ -248,35 +248,99 @@ pub fn convert(segments: &[ArchivedSegment]) -> Result<WindowBatches, ArrowError
 /// Builds the `payment_index` batch for rows of one part (sorted here by payment id).
 pub fn payment_index_batch(rows: &mut [PaymentIndexRow]) -> Result<RecordBatch, ArrowError> {
     rows.sort_unstable();
-    let mut payment_id = StringBuilder::new();
-    let mut trace_id = StringBuilder::new();
-    let mut dt = arrow::array::Date32Builder::with_capacity(rows.len());
-    let mut start = timestamp_builder(rows.len());
-    let mut root_name = StringBuilder::new();
-    let mut error = BooleanBuilder::with_capacity(rows.len());
-    let mut fault = BooleanBuilder::with_capacity(rows.len());
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+    let mut columns = PaymentIndexColumns::default();
     for r in rows.iter() {
-        payment_id.append_value(&r.payment_id);
-        trace_id.append_value(&r.trace_id);
-        dt.append_value((r.dt - epoch).num_days() as i32);
-        start.append_value(r.start_us.div_euclid(1000));
-        root_name.append_value(&r.root_name);
-        error.append_value(r.error);
-        fault.append_value(r.fault);
+        columns.push(r);
     }
-    RecordBatch::try_new(
-        Table::PaymentIndex.schema(),
-        vec![
-            Arc::new(payment_id.finish()),
-            Arc::new(trace_id.finish()),
-            Arc::new(dt.finish()),
-            Arc::new(start.finish()),
-            Arc::new(root_name.finish()),
-            Arc::new(error.finish()),
-            Arc::new(fault.finish()),
-        ],
-    )
+    columns.finish()
+}
+
+/// `payment_index` rows gathered column by column, with no allocation per row (about 100
+/// bytes a row, against some 230 as [`PaymentIndexRow`]s), for the index of a whole day or
+/// of one roll-up bucket.
+#[derive(Debug)]
+pub struct PaymentIndexColumns {
+    payment_id: StringBuilder,
+    trace_id: StringBuilder,
+    dt: arrow::array::Date32Builder,
+    start: TimestampMillisecondBuilder,
+    root_name: StringBuilder,
+    error: BooleanBuilder,
+    fault: BooleanBuilder,
+    rows: usize,
+}
+
+impl Default for PaymentIndexColumns {
+    fn default() -> Self {
+        Self {
+            payment_id: StringBuilder::new(),
+            trace_id: StringBuilder::new(),
+            dt: arrow::array::Date32Builder::new(),
+            start: timestamp_builder(0),
+            root_name: StringBuilder::new(),
+            error: BooleanBuilder::new(),
+            fault: BooleanBuilder::new(),
+            rows: 0,
+        }
+    }
+}
+
+impl PaymentIndexColumns {
+    /// Adds one row.
+    pub fn push(&mut self, r: &PaymentIndexRow) {
+        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+        self.payment_id.append_value(&r.payment_id);
+        self.trace_id.append_value(&r.trace_id);
+        self.dt.append_value((r.dt - epoch).num_days() as i32);
+        self.start.append_value(r.start_us.div_euclid(1000));
+        self.root_name.append_value(&r.root_name);
+        self.error.append_value(r.error);
+        self.fault.append_value(r.fault);
+        self.rows += 1;
+    }
+
+    /// Rows held.
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    /// True when no row is held.
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// The rows as a batch, in the order they were pushed.
+    pub fn finish(mut self) -> Result<RecordBatch, ArrowError> {
+        RecordBatch::try_new(
+            Table::PaymentIndex.schema(),
+            vec![
+                Arc::new(self.payment_id.finish()),
+                Arc::new(self.trace_id.finish()),
+                Arc::new(self.dt.finish()),
+                Arc::new(self.start.finish()),
+                Arc::new(self.root_name.finish()),
+                Arc::new(self.error.finish()),
+                Arc::new(self.fault.finish()),
+            ],
+        )
+    }
+
+    /// The rows as a batch in [`PaymentIndexRow`]'s order (payment id, then trace id, then
+    /// the other columns), as [`payment_index_batch`] sorts them.
+    pub fn finish_sorted(self) -> Result<RecordBatch, ArrowError> {
+        use arrow::compute::{SortColumn, lexsort_to_indices, take_record_batch};
+        let batch = self.finish()?;
+        let columns: Vec<SortColumn> = batch
+            .columns()
+            .iter()
+            .map(|c| SortColumn {
+                values: c.clone(),
+                options: None,
+            })
+            .collect();
+        let order = lexsort_to_indices(&columns, None)?;
+        take_record_batch(&batch, &order)
+    }
 }
 
 /// Reads `payment_index` rows back from a batch of that table, by column name. The trace
@@ -909,6 +973,30 @@ impl TracesBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn payment_index_columns_sort_as_the_rows_do() {
+        let mut rows: Vec<PaymentIndexRow> = (0..200u32)
+            .map(|i| PaymentIndexRow {
+                // Few payment ids, so ties fall to the trace id and then the start.
+                payment_id: format!("pay_{}", i % 7),
+                trace_id: format!("1-69a4fca2-{:024x}", (i * 37) % 11),
+                dt: NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
+                start_us: i64::from(i % 5) * 1000,
+                root_name: format!("root-{}", i % 3),
+                error: i % 2 == 0,
+                fault: i % 3 == 0,
+            })
+            .collect();
+        let mut columns = PaymentIndexColumns::default();
+        for r in &rows {
+            columns.push(r);
+        }
+        assert_eq!(columns.len(), 200);
+        let sorted = columns.finish_sorted().unwrap();
+        assert_eq!(sorted, payment_index_batch(&mut rows).unwrap());
+        assert_eq!(payment_index_rows(&sorted).unwrap(), rows);
+    }
 
     #[test]
     fn payment_index_rows_round_trip_through_a_batch() {
