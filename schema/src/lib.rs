@@ -7,6 +7,7 @@
 pub mod document;
 pub mod ids;
 pub mod input;
+pub mod otel;
 pub mod pii;
 pub mod v1;
 pub mod validate;
