@@ -9,12 +9,15 @@ use std::path::{Path, PathBuf};
 
 use athena::{Format, LocalEngine, LookupError, format, lookup, saved_queries};
 use exporter::{LocalDirStore, WriterConfig, export_inputs};
+use payment_core::otel::TraceFormat;
 use payment_core::sim::{Scenario, SimConfig, SimReport, simulate};
 use payment_core::xray::MemoryEmitter;
 
 /// Two simulated days of VaultLink traffic from 2026-03-02 (1,000 payments, every failure
-/// scenario), archived through the export path. Returns the simulator's report.
-async fn archive(dir: &Path) -> SimReport {
+/// scenario), archived through the export path. With `switch`, the traces from that day on
+/// arrive as Transaction Search's `aws/spans` records instead of X-Ray documents: a
+/// migration mid-archive. Returns the simulator's report.
+async fn archive(dir: &Path, switch: Option<&str>) -> SimReport {
     let emitter = MemoryEmitter::default();
     let cfg = SimConfig {
         payments: 1_000,
@@ -23,7 +26,22 @@ async fn archive(dir: &Path) -> SimReport {
         ..SimConfig::default()
     };
     let report = simulate(&cfg, &emitter).await.unwrap();
-    let bodies = emitter.take_batches(500);
+    let docs = emitter.take();
+    let switch = switch.map(|d| {
+        let day: chrono::NaiveDate = d.parse().unwrap();
+        day.and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp()
+    });
+    let (before, after): (Vec<_>, Vec<_>) = docs.into_iter().partition(|d| {
+        switch.is_none_or(|s| {
+            schema::trace_epoch(d.trace_id.as_deref().unwrap_or_default()).is_some_and(|t| t < s)
+        })
+    });
+    let mut bodies = payment_core::otel::bodies(before, TraceFormat::Xray, 500);
+    bodies.extend(payment_core::otel::bodies(
+        after,
+        TraceFormat::AwsSpans,
+        500,
+    ));
     let inputs: Vec<(String, &[u8])> = bodies
         .iter()
         .enumerate()
@@ -35,8 +53,10 @@ async fn archive(dir: &Path) -> SimReport {
         .await
         .unwrap();
     assert_eq!(summary.traces, report.traces);
-    assert_eq!(summary.segments, report.documents);
-    assert!(summary.quarantined.is_empty());
+    if switch.is_none() {
+        assert_eq!(summary.segments, report.documents);
+    }
+    assert!(summary.quarantined.is_empty(), "{:?}", summary.quarantined);
     report
 }
 
@@ -49,8 +69,49 @@ fn golden(name: &str) -> PathBuf {
 #[tokio::test]
 async fn every_saved_query_returns_its_golden_rows() {
     let dir = tempfile::tempdir().unwrap();
-    let report = archive(dir.path()).await;
-    let engine = LocalEngine::open(dir.path()).await.unwrap();
+    let report = archive(dir.path(), None).await;
+    check_goldens(
+        dir.path(),
+        &report,
+        std::env::var_os("UPDATE_GOLDEN").is_some(),
+    )
+    .await;
+}
+
+/// The day VaultLink switched from the X-Ray SDK to OpenTelemetry with Transaction Search:
+/// every saved query still returns its golden rows, half of them from `aws/spans` records.
+#[tokio::test]
+async fn a_mixed_x_ray_and_transaction_search_archive_returns_the_same_golden_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = archive(dir.path(), Some("2026-03-03")).await;
+    let formats = tests_support_formats(dir.path()).await;
+    assert_eq!(
+        formats.keys().cloned().collect::<Vec<_>>(),
+        ["aws-spans", "xray"],
+        "{formats:?}"
+    );
+    check_goldens(dir.path(), &report, false).await;
+}
+
+/// Rows of `segments` by `format`.
+async fn tests_support_formats(dir: &Path) -> BTreeMap<String, String> {
+    let engine = LocalEngine::open(dir).await.unwrap();
+    let rows = engine
+        .sql("SELECT format, CAST(COUNT(*) AS VARCHAR) AS n FROM segments GROUP BY format ORDER BY format")
+        .await
+        .unwrap();
+    let csv = format(&rows, Format::Csv).unwrap();
+    csv.lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(','))
+        .map(|(f, n)| (f.to_owned(), n.to_owned()))
+        .collect()
+}
+
+/// Runs every saved query over the archive in `dir` against its golden rows (or rewrites
+/// them with `update`).
+async fn check_goldens(dir: &Path, report: &SimReport, update: bool) {
+    let engine = LocalEngine::open(dir).await.unwrap();
     // A payment whose Prism notification went to the DLQ and was replayed: five traces.
     let payment = report.scenarios[&Scenario::PrismDeadLetter][0].clone();
     let correlation = format(
@@ -74,7 +135,6 @@ async fn every_saved_query_returns_its_golden_rows() {
         ("min_ms", "3000".into()),
         ("max_receives", "3".into()),
     ]);
-    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     let mut failures = Vec::new();
     for q in saved_queries() {
         let args = q
@@ -195,8 +255,18 @@ async fn lookup_finds_what_a_full_scan_finds() {
 /// finds), in the stages its scenario has, with the failure where the scenario puts it.
 #[tokio::test]
 async fn lookup_tells_each_scenarios_story() {
+    lookup_tells_each_scenarios_story_in(None).await;
+}
+
+/// The same stories from an archive whose second day came from Transaction Search.
+#[tokio::test]
+async fn lookup_tells_each_scenarios_story_across_the_switch_to_transaction_search() {
+    lookup_tells_each_scenarios_story_in(Some("2026-03-03")).await;
+}
+
+async fn lookup_tells_each_scenarios_story_in(switch: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
-    let report = archive(dir.path()).await;
+    let report = archive(dir.path(), switch).await;
     let store = LocalDirStore::open(dir.path()).unwrap();
     let engine = LocalEngine::open(dir.path()).await.unwrap();
     for (scenario, ids) in &report.scenarios {

@@ -14,7 +14,6 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Int32Type, Int64Type};
 use exporter::ArchiveStore;
 use exporter::parquet_io::decode;
-use schema::TracePlacement;
 use schema::v1::{Table, day_prefix, partition};
 use serde::Serialize;
 
@@ -184,7 +183,7 @@ pub async fn lookup(
         files: hit.files,
         bytes: hit.bytes,
     };
-    let traces = hit.trace_ids;
+    let traces = hit.trace_ids.clone();
     if traces.is_empty() {
         return Err(LookupError::Unknown {
             payment_id: payment_id.to_owned(),
@@ -194,8 +193,8 @@ pub async fn lookup(
     // The spans parts of each trace's day.
     let mut by_day: BTreeMap<chrono::NaiveDate, Vec<String>> = BTreeMap::new();
     for t in &traces {
-        if let Some(p) = TracePlacement::of(t) {
-            by_day.entry(p.dt).or_default().push(t.clone());
+        if let Some(dt) = hit.day_of(t) {
+            by_day.entry(dt).or_default().push(t.clone());
         }
     }
     let mut by_part: Vec<(String, String, Vec<String>)> = Vec::new();

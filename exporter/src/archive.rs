@@ -49,6 +49,8 @@ pub struct WriterConfig {
     pub redaction: crate::redact::Policy,
     /// Years each trace is kept (and whether at all); none: the store's default years.
     pub retention: Option<crate::retention::RetentionPolicy>,
+    /// OpenTelemetry attribute keys promoted to `payment_id` and `correlation_id`.
+    pub span_keys: schema::otel::PromotedKeys,
 }
 
 /// 32 MiB of documents: about 30,000 payment-trace documents per import flush.
@@ -74,6 +76,7 @@ impl Default for WriterConfig {
             redaction: crate::redact::Policy::from_env().unwrap_or_default(),
             // XRAY_ARCHIVE_RETENTION_POLICY, checked at start like the redaction settings.
             retention: crate::retention::RetentionPolicy::from_env().ok().flatten(),
+            span_keys: schema::otel::PromotedKeys::default(),
         }
     }
 }
@@ -140,6 +143,8 @@ pub struct ExportSummary {
     pub redactions: crate::redact::Counts,
     /// Documents of traces the retention policy keeps for zero years: never archived.
     pub excluded_by_retention: u64,
+    /// CloudWatch Logs control messages skipped (they hold no spans).
+    pub control_messages: u64,
     /// Every object written, in key order: what the manifest lists.
     #[serde(skip)]
     pub objects: BTreeMap<String, ObjectRecord>,
@@ -212,6 +217,34 @@ impl<'a, S: ArchiveStore> ArchiveWriter<'a, S> {
                         Ok(None)
                     }
                 }
+            }
+            SourceContent::Span {
+                text,
+                format,
+                context,
+            } => {
+                let redactions = &mut self.summary.redactions;
+                let text = self.config.redaction.apply(text, redactions);
+                let context = context.map(|c| self.config.redaction.apply(c, redactions));
+                let record = schema::otel::reread(&text, format, context.as_deref());
+                let archived = record
+                    .map_err(|reason| (text.clone(), reason))
+                    .and_then(|r| {
+                        ArchivedSegment::from_span(r, &self.config.span_keys)
+                            .map_err(|rejected| (rejected.text, rejected.rejection.to_string()))
+                    });
+                match archived {
+                    Ok(seg) => Ok(Some(seg)),
+                    Err((text, reason)) => {
+                        self.quarantine(text.into_bytes(), &item.source, &item.location, reason)
+                            .await?;
+                        Ok(None)
+                    }
+                }
+            }
+            SourceContent::Control => {
+                self.summary.control_messages += 1;
+                Ok(None)
             }
             SourceContent::Rejected { bytes, reason } => {
                 let bytes = self
@@ -328,10 +361,14 @@ impl<'a, S: ArchiveStore> ArchiveWriter<'a, S> {
 
     /// Counts documents of a trace as written.
     fn count_written(&mut self, docs: &[ArchivedSegment]) {
-        for s in docs {
-            self.summary.segments += 1;
-            self.summary.spans += s.document().span_count() as u64;
-            self.traces_seen.insert(trace_number(s.trace_id()));
+        for trace in docs.chunk_by(|a, b| a.trace_id() == b.trace_id()) {
+            for s in trace {
+                self.summary.segments += 1;
+                if !s.superseded_in(trace) {
+                    self.summary.spans += s.document().span_count() as u64;
+                }
+                self.traces_seen.insert(trace_number(s.trace_id()));
+            }
         }
         self.summary.traces = self.traces_seen.len() as u64;
     }
@@ -360,11 +397,13 @@ impl<'a, S: ArchiveStore> ArchiveWriter<'a, S> {
     }
 }
 
-/// A validated trace id as one number: hex digits after `1-`, dash skipped.
+/// A validated trace id as one number: its 32 hex digits (after `1-`, dash skipped, in
+/// X-Ray's form; all of them in W3C's).
 fn trace_number(trace_id: &str) -> u128 {
     trace_id
+        .strip_prefix("1-")
+        .unwrap_or(trace_id)
         .bytes()
-        .skip(2)
         .filter(|b| *b != b'-')
         .fold(0u128, |n, b| {
             (n << 4) | u128::from((b as char).to_digit(16).unwrap_or(0))

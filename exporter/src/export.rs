@@ -148,6 +148,9 @@ pub async fn export_inputs<S: ArchiveStore>(
 
 /// A file import: documents in any order, buffered per day; each flush adds parts with
 /// each day's next free numbers, and skips documents the archive already holds.
+///
+/// A trace whose id carries no epoch (an OpenTelemetry W3C id) is archived on the day of its
+/// earliest span among the documents buffered with it.
 pub struct ImportWriter<'a, S: ArchiveStore> {
     out: ArchiveWriter<'a, S>,
     chain: &'a Chain,
@@ -196,7 +199,7 @@ impl<'a, S: ArchiveStore> ImportWriter<'a, S> {
 
     /// Writes every buffered day as new parts.
     async fn flush(&mut self) -> Result<()> {
-        let pending = std::mem::take(&mut self.pending);
+        let pending = place_w3c_traces(std::mem::take(&mut self.pending));
         self.pending_bytes = 0;
         for (dt, docs) in pending {
             if !self.days.contains_key(&dt) {
@@ -250,4 +253,30 @@ impl<'a, S: ArchiveStore> ImportWriter<'a, S> {
         summary.objects_written = summary.objects.len() as u64;
         Ok(summary)
     }
+}
+
+/// Moves every span of a W3C trace id (no epoch, so no day of its own) to the day of the
+/// trace's earliest span.
+fn place_w3c_traces(
+    pending: BTreeMap<NaiveDate, Vec<ArchivedSegment>>,
+) -> BTreeMap<NaiveDate, Vec<ArchivedSegment>> {
+    let mut earliest: BTreeMap<String, NaiveDate> = BTreeMap::new();
+    for seg in pending.values().flatten().filter(|s| s.has_w3c_trace_id()) {
+        let day = seg.placement().dt;
+        earliest
+            .entry(seg.trace_id().to_owned())
+            .and_modify(|d| *d = (*d).min(day))
+            .or_insert(day);
+    }
+    if earliest.is_empty() {
+        return pending;
+    }
+    let mut placed: BTreeMap<NaiveDate, Vec<ArchivedSegment>> = BTreeMap::new();
+    for mut seg in pending.into_values().flatten() {
+        if let Some(day) = earliest.get(seg.trace_id()) {
+            seg.place_on(*day);
+        }
+        placed.entry(seg.placement().dt).or_default().push(seg);
+    }
+    placed
 }

@@ -24,12 +24,24 @@ use schema::v1::{HOLDS_PREFIX, Period, RollupKey, Table, day_prefix, payment_buc
 pub struct PaymentHit {
     /// Its traces, sorted.
     pub trace_ids: BTreeSet<String>,
+    /// Each trace's day, as the index row gives it (a W3C trace id carries none).
+    pub days: std::collections::BTreeMap<String, chrono::NaiveDate>,
     /// The `payment_index` parts holding its rows.
     pub index_keys: BTreeSet<String>,
     /// Files read.
     pub files: u64,
     /// Bytes read.
     pub bytes: u64,
+}
+
+impl PaymentHit {
+    /// The day a trace of the payment is archived under: its index row's, else its id's.
+    pub fn day_of(&self, trace_id: &str) -> Option<chrono::NaiveDate> {
+        self.days
+            .get(trace_id)
+            .copied()
+            .or_else(|| schema::TracePlacement::of(trace_id).map(|p| p.dt))
+    }
 }
 
 /// Finds the payment's trace ids with no date given, reading the largest roll-up tier of
@@ -92,10 +104,18 @@ async fn read_index_part(
             });
         };
         let (ids, traces) = (ids.as_string::<i32>(), traces.as_string::<i32>());
+        let days = batch
+            .column_by_name("dt")
+            .and_then(|c| c.as_primitive_opt::<arrow::datatypes::Date32Type>());
+        let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date");
         for i in 0..batch.num_rows() {
             if ids.value(i) == payment_id {
                 hit.trace_ids.insert(traces.value(i).to_owned());
                 hit.index_keys.insert(key.to_owned());
+                if let Some(days) = days {
+                    let day = epoch + chrono::Days::new(days.value(i).max(0) as u64);
+                    hit.days.insert(traces.value(i).to_owned(), day);
+                }
             }
         }
     }
@@ -120,9 +140,9 @@ pub async fn objects_of_payment(
 ) -> Result<Vec<HeldObject>> {
     let mut prefixes: BTreeSet<String> = hit.index_keys.clone();
     for t in &hit.trace_ids {
-        if let Some(p) = schema::TracePlacement::of(t) {
+        if let Some(dt) = hit.day_of(t) {
             for table in Table::ALL {
-                prefixes.insert(day_prefix(table, p.dt));
+                prefixes.insert(day_prefix(table, dt));
             }
         }
     }

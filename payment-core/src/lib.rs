@@ -5,6 +5,7 @@ pub mod adapters;
 pub mod flow;
 pub mod lambda;
 pub mod logs;
+pub mod otel;
 pub mod pii;
 pub mod ports;
 pub mod sim;

@@ -546,7 +546,55 @@ fn otlp_span(
     let mut span = common(o)?;
     span.resource = resource.clone();
     span.scope = scope;
+    // OTLP has no `_aws` block: X-Ray's names travel as `aws.xray.name`, `.type` and
+    // `.namespace` attributes.
+    for key in ["name", "type", "namespace"] {
+        if let Some(v) = span.attributes.get(&format!("aws.xray.{key}")) {
+            span.xray.insert(key.into(), v.clone());
+        }
+    }
     Ok(span)
+}
+
+/// What an OTLP span's own text lacks, its resource and scope, as JSON for [`reread`]; none
+/// for an `aws/spans` record, which holds its own.
+pub fn context_of(record: &SpanRecord) -> Option<String> {
+    (record.format == SpanFormat::Otlp).then(|| {
+        json!({
+            "resource": Value::Object(record.span.resource.clone().into_iter().collect()),
+            "scope": record.span.scope,
+        })
+        .to_string()
+    })
+}
+
+/// Reads one record again from its text (and an OTLP span's [`context_of`]): after the
+/// redaction policy has rewritten them, so no value it removed reaches a column.
+pub fn reread(text: &str, format: SpanFormat, context: Option<&str>) -> Result<SpanRecord, String> {
+    let value: Value = serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
+    let o = value
+        .as_object()
+        .ok_or_else(|| "not a span record: not a JSON object".to_string())?;
+    let span = match format {
+        SpanFormat::AwsSpans => aws_span(o)?,
+        SpanFormat::Otlp => {
+            let context: Value = context
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|e| format!("the span's resource is not JSON: {e}"))?
+                .unwrap_or(Value::Null);
+            let resource = context.get("resource").map(attributes).unwrap_or_default();
+            let scope =
+                serde_json::from_value(context.get("scope").cloned().unwrap_or(Value::Null))
+                    .unwrap_or(None);
+            otlp_span(o, &resource, scope)?
+        }
+    };
+    Ok(SpanRecord {
+        text: text.to_owned(),
+        format,
+        span,
+    })
 }
 
 /// Attribute keys promoted to the `payment_id` and `correlation_id` columns, first found
@@ -597,6 +645,11 @@ pub fn archive_trace_id(trace_id: &str, start_s: i64) -> String {
     } else {
         trace_id.to_owned()
     }
+}
+
+/// True for a trace id in W3C's form, 32 hex digits (no epoch in it).
+pub fn is_w3c_trace_id(s: &str) -> bool {
+    s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 fn text_of(v: &Value) -> Option<String> {
@@ -858,7 +911,11 @@ pub fn to_xray_document(span: &Span, keys: &PromotedKeys) -> Value {
         .map(String::as_str)
         .collect();
     for (k, v) in a {
-        if promoted.contains(&k.as_str()) || annotations.contains_key(k) {
+        // `aws.xray.*` are X-Ray's own fields, mapped above.
+        if promoted.contains(&k.as_str())
+            || annotations.contains_key(k)
+            || k.starts_with("aws.xray.")
+        {
             continue;
         }
         let value = match v {

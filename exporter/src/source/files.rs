@@ -258,6 +258,9 @@ fn emit_line(name: &str, line_no: usize, line: &[u8], emit: &mut dyn FnMut(Sourc
 }
 
 fn emit_whole(name: &str, bytes: Vec<u8>, emit: &mut dyn FnMut(SourceItem)) {
+    if schema::otel::looks_like_spans(&bytes) {
+        return emit_spans(name, "", schema::otel::read_spans(&bytes), emit);
+    }
     let text = match std::str::from_utf8(&bytes) {
         Ok(t) => t,
         Err(e) => {
@@ -287,7 +290,51 @@ fn emit_whole(name: &str, bytes: Vec<u8>, emit: &mut dyn FnMut(SourceItem)) {
     }
 }
 
+/// Span records as source items, at `prefix` in the input.
+fn emit_spans(
+    name: &str,
+    prefix: &str,
+    input: schema::otel::SpanInput,
+    emit: &mut dyn FnMut(SourceItem),
+) {
+    let at = |l: String| match (prefix.is_empty(), l.is_empty()) {
+        (true, _) => l,
+        (false, true) => prefix.to_owned(),
+        (false, false) => format!("{prefix} {l}"),
+    };
+    for record in input.records {
+        let context = schema::otel::context_of(&record);
+        emit(SourceItem {
+            location: at(format!("span {}", record.span.span_id)),
+            item: SourceContent::Span {
+                text: record.text,
+                format: record.format,
+                context,
+            },
+            source: name.to_owned(),
+        });
+    }
+    for (location, bytes, reason) in input.rejected {
+        emit(reject(name, at(location), bytes, reason));
+    }
+    for _ in 0..input.control_messages {
+        emit(SourceItem {
+            item: SourceContent::Control,
+            source: name.to_owned(),
+            location: prefix.to_owned(),
+        });
+    }
+}
+
 fn classify(name: &str, value: &RawValue, location: &str, emit: &mut dyn FnMut(SourceItem)) {
+    if schema::otel::looks_like_spans(value.get().as_bytes()) {
+        return emit_spans(
+            name,
+            location,
+            schema::otel::read_spans(value.get().as_bytes()),
+            emit,
+        );
+    }
     let mut items = Vec::new();
     schema::input::classify(value, &mut items);
     for item in items {

@@ -53,7 +53,13 @@ pub struct ArchivedSegment {
     doc: SegmentDocument,
     limit_exceeded: Option<bool>,
     start_us: i64,
+    format: &'static str,
+    /// The day of a trace whose id carries no epoch (a W3C id): its earliest span's.
+    dt: Option<NaiveDate>,
 }
+
+/// The `format` of an X-Ray segment document.
+pub const XRAY_FORMAT: &str = "xray";
 
 /// Why a document could not be archived.
 #[derive(Debug)]
@@ -124,6 +130,68 @@ impl ArchivedSegment {
             doc,
             limit_exceeded,
             start_us,
+            format: XRAY_FORMAT,
+            dt: None,
+        }
+    }
+
+    /// An OpenTelemetry span record, mapped onto X-Ray's model
+    /// ([`crate::otel::to_xray_document`]) and validated as X-Ray validates a document; the
+    /// record's text is what is archived. A trace id in W3C form is validated in its X-Ray
+    /// spelling, and the trace is placed on the day of the span's start (see
+    /// [`Self::place_on`] for the trace's earliest).
+    pub fn from_span(
+        record: crate::otel::SpanRecord,
+        keys: &crate::otel::PromotedKeys,
+    ) -> Result<Self, RejectedDocument> {
+        let mapped = crate::otel::to_xray_document(&record.span, keys).to_string();
+        let doc = SegmentDocument::parse(&mapped).map_err(|e| RejectedDocument {
+            text: record.text.clone(),
+            rejection: Rejection::Json(e),
+        })?;
+        let trace_id = doc.trace_id.clone().unwrap_or_default();
+        let w3c = crate::otel::is_w3c_trace_id(&trace_id);
+        let checked = if w3c {
+            let mut d = doc.clone();
+            d.trace_id = Some(format!("1-{}-{}", &trace_id[..8], &trace_id[8..]));
+            validate_document(&d)
+        } else {
+            validate_document(&doc)
+        };
+        if let Err(e) = checked {
+            return Err(RejectedDocument {
+                text: record.text,
+                rejection: Rejection::Invalid(e),
+            });
+        }
+        let mut seg = Self::from_valid(record.text, doc, None);
+        seg.format = record.format.name();
+        if w3c {
+            seg.dt = chrono::DateTime::from_timestamp_micros(seg.start_us).map(|t| t.date_naive());
+        }
+        Ok(seg)
+    }
+
+    /// True for an in-progress snapshot whose completed document is in `trace` too: it
+    /// keeps its `segments` row (it was received) but adds no spans, so no span counts
+    /// twice.
+    pub fn superseded_in(&self, trace: &[ArchivedSegment]) -> bool {
+        self.in_progress()
+            && trace
+                .iter()
+                .any(|o| !o.in_progress() && o.id() == self.id())
+    }
+
+    /// What the document is: `xray`, `aws-spans` or `otlp` (the `format` column).
+    pub fn format(&self) -> &'static str {
+        self.format
+    }
+
+    /// Places a trace whose id carries no epoch on `dt`: the day of its earliest span, so
+    /// all its spans share one partition. Trace ids with an epoch keep theirs.
+    pub fn place_on(&mut self, dt: NaiveDate) {
+        if self.dt.is_some() {
+            self.dt = Some(dt);
         }
     }
 
@@ -167,9 +235,18 @@ impl ArchivedSegment {
         self.doc.in_progress == Some(true) && self.doc.end_time.is_none()
     }
 
-    /// Where the document's trace lives in the archive.
+    /// Where the document's trace lives in the archive: by the trace id's epoch, or for a
+    /// W3C trace id by the day it was placed on.
     pub fn placement(&self) -> TracePlacement {
-        TracePlacement::of(self.trace_id()).expect("validated trace id")
+        match self.dt {
+            Some(dt) => TracePlacement { dt, hour: 0 },
+            None => TracePlacement::of(self.trace_id()).expect("validated trace id"),
+        }
+    }
+
+    /// True when the trace id is W3C's 32 hex, with no epoch in it.
+    pub fn has_w3c_trace_id(&self) -> bool {
+        self.dt.is_some()
     }
 
     /// The archive order: by trace id, then start, then id.
@@ -233,7 +310,9 @@ pub fn convert(segments: &[ArchivedSegment]) -> Result<WindowBatches, ArrowError
     for trace in segments.chunk_by(|a, b| a.trace_id() == b.trace_id()) {
         for s in trace {
             seg.append(s);
-            spans.append_document(s);
+            if !s.superseded_in(trace) {
+                spans.append_document(s);
+            }
         }
         traces.append(trace, &mut payment_index);
     }
@@ -442,6 +521,7 @@ struct SegmentsBuilder {
     payment_id: StringBuilder,
     limit_exceeded: BooleanBuilder,
     document: StringBuilder,
+    format: StringBuilder,
 }
 
 impl SegmentsBuilder {
@@ -483,6 +563,7 @@ impl SegmentsBuilder {
             .append_option(first_annotation(d, PAYMENT_ID));
         self.limit_exceeded.append_option(s.limit_exceeded);
         self.document.append_value(&s.text);
+        self.format.append_value(s.format);
     }
 
     fn finish(mut self) -> Result<RecordBatch, ArrowError> {
@@ -507,6 +588,7 @@ impl SegmentsBuilder {
             Arc::new(self.payment_id.finish()),
             Arc::new(self.limit_exceeded.finish()),
             Arc::new(self.document.finish()),
+            Arc::new(self.format.finish()),
         ];
         RecordBatch::try_new(Table::Segments.schema(), columns)
     }

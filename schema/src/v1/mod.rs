@@ -6,8 +6,8 @@ mod tables;
 
 pub use convert::{
     ArchivedSegment, CORRELATION_ID, CUSTOMER_ID, PAYMENT_ID, PAYMENT_PROVIDER, PROMOTED,
-    PaymentIndexColumns, PaymentIndexRow, RejectedDocument, Rejection, WindowBatches, convert,
-    payment_index_batch, payment_index_rows, seconds_to_us, sort_for_archive,
+    PaymentIndexColumns, PaymentIndexRow, RejectedDocument, Rejection, WindowBatches, XRAY_FORMAT,
+    convert, payment_index_batch, payment_index_rows, seconds_to_us, sort_for_archive,
 };
 pub use layout::{
     APPEND_ONLY_PREFIXES, HOLDS_PREFIX, MANIFEST_PREFIX, PAYMENT_BUCKETS, PartKey, Period,

@@ -66,7 +66,7 @@ impl Table {
     pub fn description(self) -> &'static str {
         match self {
             Table::Segments => {
-                "One row per X-Ray segment document, exactly as X-Ray returned it (the evidence copy)."
+                "One row per received document, exactly as received (the evidence copy): an X-Ray segment document, or an OpenTelemetry span record."
             }
             Table::Spans => {
                 "One row per segment and per nested subsegment, flattened, with promoted annotations."
@@ -121,7 +121,7 @@ pub fn string_list_type() -> DataType {
     DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)))
 }
 
-const TRACE_ID_DOC: &str = "X-Ray trace id, 1-<8 hex epoch seconds>-<24 hex>. Rows are sorted by it, and it has a bloom filter.";
+const TRACE_ID_DOC: &str = "X-Ray trace id, 1-<8 hex epoch seconds>-<24 hex>; an OpenTelemetry trace id whose first 8 hex digits are not its epoch second keeps its W3C form, 32 hex. Rows are sorted by it, and it has a bloom filter.";
 const START_TIME_DOC: &str =
     "Start, UTC, millisecond precision (Athena's precision); exact value in start_us.";
 const END_TIME_DOC: &str =
@@ -221,7 +221,13 @@ static SEGMENTS: LazyLock<SchemaRef> = LazyLock::new(|| {
             "document",
             DataType::Utf8,
             false,
-            "The segment document's original JSON text, byte for byte as X-Ray returned it.",
+            "The segment document's original JSON text, byte for byte as X-Ray returned it; for an OpenTelemetry span, the span record as received.",
+        ),
+        col(
+            "format",
+            DataType::Utf8,
+            false,
+            "What document holds: xray (an X-Ray segment document), aws-spans (a CloudWatch Transaction Search record) or otlp (a span of an OTLP/JSON export). Added with OpenTelemetry input; the other columns mean the same for every format.",
         ),
     ]))
 });
