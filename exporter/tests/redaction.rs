@@ -329,3 +329,59 @@ fn quarantined_bytes_lose_their_cards_whatever_they_are() {
         assert!(tally.places.contains_key("quarantine"), "{tally:?}");
     }
 }
+
+/// A document with an email, archived under `key` into `store`.
+async fn export_with_key(
+    store: &exporter::store::MemoryStore,
+    key: &[u8],
+    n: u32,
+    new_policy: bool,
+) -> exporter::Result<exporter::ExportSummary> {
+    let doc = format!(
+        r#"{{"name":"a","id":"70de5b6f19ff9a{n:02x}","trace_id":"1-69a4d300-a006649127e371903a2de9{n:02x}","start_time":1772409600.1,"end_time":1772409600.2,"annotations":{{"who":"jane@example.com"}}}}"#
+    );
+    let config = exporter::WriterConfig {
+        redaction: Policy {
+            key: Some(key.to_vec()),
+            ..Policy::default()
+        },
+        new_redaction_policy: new_policy,
+        ..exporter::WriterConfig::default()
+    };
+    exporter::export_inputs(&[("in.json", doc.as_bytes())], store, config).await
+}
+
+#[tokio::test]
+async fn a_different_key_stops_the_export_until_the_change_is_recorded() {
+    let store = exporter::store::MemoryStore::default();
+    let first = export_with_key(&store, b"key-1", 1, false).await.unwrap();
+    let recorded = first.redaction_policy.clone().unwrap();
+    assert_eq!(recorded.key_fingerprint.as_ref().map(String::len), Some(32));
+    // The same key again: fine.
+    export_with_key(&store, b"key-1", 2, false).await.unwrap();
+    let err = export_with_key(&store, b"key-2", 3, false)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("--new-redaction-policy") && err.contains(recorded.key_fingerprint.as_deref().unwrap()),
+        "{err}"
+    );
+    let chain = exporter::ledger::read_chain(&store).await.unwrap();
+    assert_eq!(chain.manifests.len(), 2, "the refused export wrote no manifest");
+    // The lease was given back: the explicit change runs at once.
+    export_with_key(&store, b"key-2", 3, true).await.unwrap();
+    let chain = exporter::ledger::read_chain(&store).await.unwrap();
+    let changed: Vec<bool> = chain
+        .manifests
+        .iter()
+        .map(|(_, m, _)| m.redaction_policy_changed)
+        .collect();
+    assert_eq!(changed, [false, false, true]);
+    let last = &chain.manifests[2].1;
+    assert_ne!(last.redaction_policy, Some(recorded));
+    assert!(!String::from_utf8_lossy(&last.to_bytes()).contains("key-2"));
+    // From now on the new key is the recorded one.
+    export_with_key(&store, b"key-2", 4, false).await.unwrap();
+    assert!(export_with_key(&store, b"key-1", 5, false).await.is_err());
+}

@@ -233,7 +233,8 @@ def test_an_independent_scanner_finds_no_card_anywhere_after_an_export(binary, t
     for n in range(len(SPELLINGS)):
         doc = json.loads(by_id[f"{n:04x}0000000c0de1"])
         assert doc["as_number"] == "[redacted:card-number]"
-        assert doc["http"]["request"]["url"].startswith("https://api.example/pay?pan=[redacted:card-number]&e=[email:")
+        url = doc["http"]["request"]["url"]
+        assert "[redacted:card-number]" in url and "&e=[email:" in url, url
 
     # The manifest records the policy with a key fingerprint, never the key.
     manifests = sorted((archive / "_manifests").iterdir())
