@@ -268,7 +268,12 @@ impl<'a, S: ArchiveStore> ArchiveWriter<'a, S> {
         location: &str,
         reason: impl ToString,
     ) -> Result<()> {
-        let reason = reason.to_string();
+        // A reason may quote the rejected value (`id "…" is not 16 hex digits`).
+        let reason = self
+            .config
+            .redaction
+            .apply_bytes(reason.to_string().into_bytes(), &mut Tally::default());
+        let reason = String::from_utf8_lossy(&reason).into_owned();
         let hash = hex::encode(Sha256::digest(&bytes));
         let key = Sha256::new()
             .chain_update(source)

@@ -32,8 +32,8 @@ use sha2::Sha256;
 
 use schema::pii::json::{Frame, Token, TokenKind, quote, splice, tokens};
 use schema::pii::{
-    CARD_MARKER, find_card_numbers_in_bytes, find_emails, has_card_number, may_hold_card_number,
-    may_hold_email, normalize_email, redact_card_numbers,
+    CARD_MARKER, find_card_numbers_in_bytes, find_emails, is_card_number_literal,
+    may_hold_card_number, may_hold_email, normalize_email, redact_card_numbers,
 };
 
 /// What to do with a kind of personal data.
@@ -395,7 +395,7 @@ impl Walk<'_> {
     fn visit(&mut self, t: &Token<'_, '_>) {
         let policy = self.policy;
         if t.kind == TokenKind::Number {
-            if policy.cards && may_hold_card_number(t.raw.as_bytes()) && has_card_number(t.raw) {
+            if policy.cards && is_card_number_literal(t.raw) {
                 self.edits.push((t.span.clone(), quote(CARD_MARKER)));
                 self.found.push((kinds::CARD, place_of(t.path), 1));
             }

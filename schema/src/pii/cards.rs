@@ -286,6 +286,19 @@ fn is_identifier(b: &[u8], r: &Range<usize>) -> bool {
     false
 }
 
+/// True when a JSON number literal is a card number: its integer digits (before any fraction
+/// or exponent) are one. A number is a value, not a spelling: `1772409600123.5` is the
+/// timestamp `1772409600123` and a half, not digit groups joined by a dot.
+pub fn is_card_number_literal(number: &str) -> bool {
+    let digits = number.strip_prefix('-').unwrap_or(number);
+    let int = digits
+        .as_bytes()
+        .iter()
+        .position(|c| !c.is_ascii_digit())
+        .map_or(digits.as_bytes(), |end| &digits.as_bytes()[..end]);
+    issued_range(int) && luhn(int)
+}
+
 /// True when `text` holds a card number.
 pub fn has_card_number(text: &str) -> bool {
     !find_card_numbers(text).is_empty()
@@ -309,11 +322,31 @@ pub fn redact_card_numbers(text: &str) -> Option<(String, usize)> {
     Some((out, found.len()))
 }
 
-/// True when `text` has at least [`MIN_DIGITS`] bytes that are ASCII digits: the cheap test
-/// before scanning. Every encoded digit (`%34`, `\u0034`) spells at least one ASCII digit, so
-/// this never skips a card.
+/// True when `text` may hold a card number: the cheap test before scanning, one pass, no
+/// allocation. It never says no to a text [`find_card_numbers_in_bytes`] finds a card in:
+/// without encodings, a card is a run of at least 13 digits that only separators interrupt;
+/// with `%` or `\` anywhere, every encoded digit still spells at least one ASCII digit, so 13
+/// ASCII digits in all are needed.
 pub fn may_hold_card_number(text: &[u8]) -> bool {
-    text.iter().filter(|c| c.is_ascii_digit()).count() >= MIN_DIGITS
+    if text.len() < MIN_DIGITS {
+        return false;
+    }
+    let (mut run, mut digits, mut encoded) = (0, 0, false);
+    for &c in text {
+        match c {
+            b'0'..=b'9' => {
+                run += 1;
+                digits += 1;
+                if run >= MIN_DIGITS {
+                    return true;
+                }
+            }
+            b' ' | b'\t' | b'-' | b'.' | b'/' | b'+' => {}
+            b'%' | b'\\' => encoded = true,
+            _ => run = 0,
+        }
+    }
+    encoded && digits >= MIN_DIGITS
 }
 
 #[cfg(test)]
@@ -398,5 +431,29 @@ mod tests {
         assert!(!issued_range(b"2721000000000000"));
         assert!(!issued_range(b"1772409600123"));
         assert!(!issued_range(b"9000000000000000"));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]
+
+        /// The cheap test never skips a text the scan finds a card in.
+        #[test]
+        fn the_cheap_test_never_skips_a_card(text in "[0-9]{0,6}([0-9 %\\\\.+/u-]{0,3}[0-9a-fB^_]{0,8}){0,6}") {
+            if !find_card_numbers(&text).is_empty() {
+                proptest::prop_assert!(may_hold_card_number(text.as_bytes()), "{}", text);
+            }
+        }
+    }
+
+    #[test]
+    fn number_literals() {
+        assert!(is_card_number_literal("4242424242424242"));
+        assert!(is_card_number_literal("4242424242424242.0"));
+        assert!(is_card_number_literal("-4242424242424242"));
+        assert!(!is_card_number_literal("1772409600122"));
+        assert!(!is_card_number_literal("1772409600122.5"));
+        assert!(!is_card_number_literal("1772409600.123456"));
+        assert!(!is_card_number_literal("4242424242424241"));
+        assert!(!is_card_number_literal("4.242424242424242e15"));
     }
 }

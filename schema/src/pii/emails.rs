@@ -86,7 +86,8 @@ pub fn normalize_email(spelled: &[u8]) -> String {
 
 /// True when `b` may hold an email address: the cheap test before scanning.
 pub fn may_hold_email(b: &[u8]) -> bool {
-    memchr::memchr(b'@', b).is_some() || memchr::memmem::find(b, b"%40").is_some()
+    memchr::memchr(b'@', b).is_some()
+        || memchr::memchr_iter(b'%', b).any(|i| b[i + 1..].starts_with(b"40"))
 }
 
 #[cfg(test)]

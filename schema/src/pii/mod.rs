@@ -7,7 +7,7 @@ mod emails;
 pub mod json;
 
 pub use cards::{
-    CARD_MARKER, find_card_numbers, find_card_numbers_in_bytes, has_card_number, issued_range,
-    luhn, may_hold_card_number, redact_card_numbers,
+    CARD_MARKER, find_card_numbers, find_card_numbers_in_bytes, has_card_number,
+    is_card_number_literal, issued_range, luhn, may_hold_card_number, redact_card_numbers,
 };
 pub use emails::{find_emails, may_hold_email, normalize_email};
