@@ -32,8 +32,8 @@ use sha2::Sha256;
 
 use schema::pii::json::{Frame, Token, TokenKind, quote, splice, tokens};
 use schema::pii::{
-    CARD_MARKER, find_card_numbers_in_bytes, find_emails, is_card_number_literal,
-    may_hold_card_number, may_hold_email, normalize_email, redact_card_numbers,
+    CARD_MARKER, find_card_numbers_in_bytes, find_emails, hints, is_card_number_literal,
+    may_hold_email, normalize_email, redact_card_numbers,
 };
 
 /// What to do with a kind of personal data.
@@ -404,9 +404,14 @@ impl Walk<'_> {
         if t.kind == TokenKind::Key && t.raw == "sql" {
             self.sql_objects.push(t.object());
         }
+        let hint = hints(t.value.as_bytes());
+        let wants_ip = policy.client_ips != Treatment::Keep && t.key() == Some("client_ip");
+        if !(hint.card || hint.email || wants_ip) {
+            return;
+        }
         let mut value: Cow<'_, str> = Cow::Borrowed(&t.value);
         let mut cards = 0;
-        if policy.cards && may_hold_card_number(t.raw.as_bytes()) && !is_xray_id(t)
+        if policy.cards && hint.card && !is_xray_id(t)
             && let Some((out, n)) = redact_card_numbers(&value)
         {
             value = Cow::Owned(out);
@@ -414,9 +419,7 @@ impl Walk<'_> {
         }
         let mut emails = 0;
         let mut cards_only = None;
-        if policy.emails != Treatment::Keep
-            && may_hold_email(value.as_bytes())
-            && !names_a_database(t)
+        if policy.emails != Treatment::Keep && hint.email && !names_a_database(t)
         {
             let b = value.as_bytes();
             let found = find_emails(b);
@@ -437,10 +440,7 @@ impl Walk<'_> {
             }
         }
         let mut ips = 0;
-        if policy.client_ips != Treatment::Keep
-            && t.kind == TokenKind::String
-            && t.key() == Some("client_ip")
-            && !t.in_array()
+        if wants_ip && t.kind == TokenKind::String && !t.in_array()
         {
             let marker = match policy.client_ips {
                 Treatment::Hash => policy.hash("ip", &value),

@@ -322,21 +322,19 @@ pub fn redact_card_numbers(text: &str) -> Option<(String, usize)> {
     Some((out, found.len()))
 }
 
-/// True when `text` may hold a card number: the cheap test before scanning, one pass, no
-/// allocation. It never says no to a text [`find_card_numbers_in_bytes`] finds a card in:
+/// True when `text` may hold a card number: the cheap test before scanning, no allocation. It never says no to a text [`find_card_numbers_in_bytes`] finds a card in:
 /// without encodings, a card is a run of at least 13 digits that only separators interrupt;
 /// with `%` or `\` anywhere, every encoded digit still spells at least one ASCII digit, so 13
 /// ASCII digits in all are needed.
 pub fn may_hold_card_number(text: &[u8]) -> bool {
-    if text.len() < MIN_DIGITS {
+    if text.len() < MIN_DIGITS || text.iter().filter(|c| c.is_ascii_digit()).count() < MIN_DIGITS {
         return false;
     }
-    let (mut run, mut digits, mut encoded) = (0, 0, false);
+    let (mut run, mut encoded) = (0, false);
     for &c in text {
         match c {
             b'0'..=b'9' => {
                 run += 1;
-                digits += 1;
                 if run >= MIN_DIGITS {
                     return true;
                 }
@@ -346,7 +344,7 @@ pub fn may_hold_card_number(text: &[u8]) -> bool {
             _ => run = 0,
         }
     }
-    encoded && digits >= MIN_DIGITS
+    encoded
 }
 
 #[cfg(test)]

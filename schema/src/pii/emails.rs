@@ -86,8 +86,10 @@ pub fn normalize_email(spelled: &[u8]) -> String {
 
 /// True when `b` may hold an email address: the cheap test before scanning.
 pub fn may_hold_email(b: &[u8]) -> bool {
-    memchr::memchr(b'@', b).is_some()
-        || memchr::memchr_iter(b'%', b).any(|i| b[i + 1..].starts_with(b"40"))
+    // `a@b.cd` is the shortest address found.
+    b.len() >= 6
+        && (memchr::memchr(b'@', b).is_some()
+            || memchr::memchr_iter(b'%', b).any(|i| b[i + 1..].starts_with(b"40")))
 }
 
 #[cfg(test)]
@@ -112,6 +114,6 @@ mod tests {
         assert!(emails("a@b").is_empty());
         assert!(emails("@example.com").is_empty());
         assert!(emails("v1.2@3.4").is_empty());
-        assert!(may_hold_email(b"x%40y") && !may_hold_email(b"xy"));
+        assert!(may_hold_email(b"jane%40example.com") && !may_hold_email(b"jane.example.com"));
     }
 }

@@ -4,6 +4,7 @@
 
 mod cards;
 mod emails;
+mod hints;
 pub mod json;
 
 pub use cards::{
@@ -11,3 +12,4 @@ pub use cards::{
     is_card_number_literal, issued_range, luhn, may_hold_card_number, redact_card_numbers,
 };
 pub use emails::{find_emails, may_hold_email, normalize_email};
+pub use hints::{Hints, hints};
