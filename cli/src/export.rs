@@ -11,7 +11,12 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::output::print_summary;
 
-pub async fn run(source: &Path, store: &AnyStore, json: bool) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    source: &Path,
+    store: &AnyStore,
+    new_redaction_policy: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     let files = FileSource::open(source).with_context(|| {
         format!(
             "--source {} must be a file or directory of X-Ray JSON",
@@ -22,7 +27,10 @@ pub async fn run(source: &Path, store: &AnyStore, json: bool) -> anyhow::Result<
     let summary = export_files(
         &files,
         store,
-        WriterConfig::default(),
+        WriterConfig {
+            new_redaction_policy,
+            ..WriterConfig::default()
+        },
         &mut |p: Progress| {
             let message = format!(
                 "{}/{} files, {}/{} bytes, {} documents, {} quarantined",

@@ -105,6 +105,12 @@ pub struct RangeArgs {
         value_name = "N"
     )]
     concurrency: usize,
+    /// Export under a redaction policy or hashing key other than the one the archive's
+    /// manifests record (XRAY_ARCHIVE_HASH_KEY, XRAY_ARCHIVE_EMAILS, XRAY_ARCHIVE_CLIENT_IPS).
+    /// Without it such an export stops before writing anything; with it the next manifest
+    /// records the new policy and that it changed.
+    #[arg(long)]
+    new_redaction_policy: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -496,7 +502,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         "--from and --to choose days to seal from --source xray; a file import takes every document in its files"
                     );
                 }
-                export::run(PathBuf::from(source).as_path(), &store, json).await
+                export::run(
+                    PathBuf::from(source).as_path(),
+                    &store,
+                    range.new_redaction_policy,
+                    json,
+                )
+                .await
             }
         }
         Command::Backfill {
@@ -516,6 +528,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 to: Some(to),
                 seal_after,
                 concurrency,
+                new_redaction_policy: false,
             };
             xray::export(&store, &range, json).await
         }

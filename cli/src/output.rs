@@ -58,9 +58,15 @@ pub fn print_summary(s: &ExportSummary, archive: &str, skipped: &[PathBuf]) {
             .iter()
             .map(|(kind, n)| format!("{n} {kind}"))
             .collect();
+        let places: Vec<String> = s
+            .redaction_places
+            .iter()
+            .map(|(place, counts)| format!("{place} {}", counts.values().sum::<u64>()))
+            .collect();
         println!(
-            "  redacted     {} (before anything was written)",
-            kinds.join(", ")
+            "  redacted     {} (before anything was written; by place: {})",
+            kinds.join(", "),
+            places.join(", ")
         );
     }
     if s.quarantined.is_empty() {

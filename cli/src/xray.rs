@@ -17,6 +17,10 @@ pub async fn export(store: &AnyStore, range: &RangeArgs, json: bool) -> anyhow::
         seal_after_days: range.seal_after,
         from: range.from,
         to: range.to,
+        writer: WriterConfig {
+            new_redaction_policy: range.new_redaction_policy,
+            ..WriterConfig::default()
+        },
         ..SealOptions::default()
     };
     let mut reporter = ProgressReporter::new(0, STEPS_TEMPLATE);

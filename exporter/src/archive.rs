@@ -30,6 +30,7 @@ use schema::v1::{
 
 use crate::error::{Error, Result};
 use crate::parquet_io::{encode, writer_properties};
+use crate::redact::{Tally, places};
 use crate::source::{SourceContent, SourceItem};
 use crate::store::{ArchiveStore, OnceWriter, WrittenObject};
 
@@ -51,6 +52,9 @@ pub struct WriterConfig {
     pub retention: Option<crate::retention::RetentionPolicy>,
     /// OpenTelemetry attribute keys promoted to `payment_id` and `correlation_id`.
     pub span_keys: schema::otel::PromotedKeys,
+    /// Allow `redaction` to differ from the policy the archive's manifests record; the
+    /// next manifest records the change (`--new-redaction-policy`).
+    pub new_redaction_policy: bool,
 }
 
 /// 32 MiB of documents: about 30,000 payment-trace documents per import flush.
@@ -77,6 +81,7 @@ impl Default for WriterConfig {
             // XRAY_ARCHIVE_RETENTION_POLICY, checked at start like the redaction settings.
             retention: crate::retention::RetentionPolicy::from_env().ok().flatten(),
             span_keys: schema::otel::PromotedKeys::default(),
+            new_redaction_policy: false,
         }
     }
 }
@@ -141,13 +146,37 @@ pub struct ExportSummary {
     pub quarantined: Vec<QuarantineRecord>,
     /// Values the redaction policy removed, by kind (`card_number`, `email`, `client_ip`).
     pub redactions: crate::redact::Counts,
+    /// The same, by place (`annotations`, `metadata`, `http`, `sql`, `cause`, `aws`, `other`,
+    /// `quarantine`), then kind.
+    pub redaction_places: crate::redact::PlaceCounts,
     /// Documents of traces the retention policy keeps for zero years: never archived.
     pub excluded_by_retention: u64,
     /// CloudWatch Logs control messages skipped (they hold no spans).
     pub control_messages: u64,
+    /// The redaction policy the documents were written under (the key as a fingerprint).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redaction_policy: Option<crate::redact::PolicyRecord>,
     /// Every object written, in key order: what the manifest lists.
     #[serde(skip)]
     pub objects: BTreeMap<String, ObjectRecord>,
+}
+
+impl ExportSummary {
+    /// Adds what the redaction policy removed from one input, every place counted as
+    /// `place` when given.
+    pub fn count_redactions(&mut self, found: &Tally, place: Option<&str>) {
+        for (p, counts) in &found.places {
+            for (kind, n) in counts {
+                *self.redactions.entry(kind.clone()).or_default() += n;
+                *self
+                    .redaction_places
+                    .entry(place.unwrap_or(p).to_owned())
+                    .or_default()
+                    .entry(kind.clone())
+                    .or_default() += n;
+            }
+        }
+    }
 }
 
 /// Validates, redacts and quarantines items, and writes every object once.
@@ -162,11 +191,15 @@ pub struct ArchiveWriter<'a, S: ArchiveStore> {
 impl<'a, S: ArchiveStore> ArchiveWriter<'a, S> {
     /// A writer into `store`.
     pub fn new(store: &'a S, config: WriterConfig) -> Self {
+        let summary = ExportSummary {
+            redaction_policy: Some(config.redaction.record()),
+            ..ExportSummary::default()
+        };
         Self {
             store,
             config,
             traces_seen: HashSet::new(),
-            summary: ExportSummary::default(),
+            summary,
         }
     }
 
@@ -204,13 +237,16 @@ impl<'a, S: ArchiveStore> ArchiveWriter<'a, S> {
                 text,
                 limit_exceeded,
             } => {
-                let text = self
-                    .config
-                    .redaction
-                    .apply(text, &mut self.summary.redactions);
+                let mut found = Tally::default();
+                let text = self.config.redaction.apply(text, &mut found);
                 match ArchivedSegment::new(text, limit_exceeded) {
-                    Ok(seg) => Ok(Some(seg)),
+                    Ok(seg) => {
+                        self.summary.count_redactions(&found, None);
+                        Ok(Some(seg))
+                    }
                     Err(rejected) => {
+                        self.summary
+                            .count_redactions(&found, Some(places::QUARANTINE));
                         let bytes = rejected.text.into_bytes();
                         self.quarantine(bytes, &item.source, &item.location, rejected.rejection)
                             .await?;
@@ -223,9 +259,9 @@ impl<'a, S: ArchiveStore> ArchiveWriter<'a, S> {
                 format,
                 context,
             } => {
-                let redactions = &mut self.summary.redactions;
-                let text = self.config.redaction.apply(text, redactions);
-                let context = context.map(|c| self.config.redaction.apply(c, redactions));
+                let mut found = Tally::default();
+                let text = self.config.redaction.apply(text, &mut found);
+                let context = context.map(|c| self.config.redaction.apply(c, &mut found));
                 let record = schema::otel::reread(&text, format, context.as_deref());
                 let archived = record
                     .map_err(|reason| (text.clone(), reason))
@@ -234,8 +270,13 @@ impl<'a, S: ArchiveStore> ArchiveWriter<'a, S> {
                             .map_err(|rejected| (rejected.text, rejected.rejection.to_string()))
                     });
                 match archived {
-                    Ok(seg) => Ok(Some(seg)),
+                    Ok(seg) => {
+                        self.summary.count_redactions(&found, None);
+                        Ok(Some(seg))
+                    }
                     Err((text, reason)) => {
+                        self.summary
+                            .count_redactions(&found, Some(places::QUARANTINE));
                         self.quarantine(text.into_bytes(), &item.source, &item.location, reason)
                             .await?;
                         Ok(None)
@@ -247,10 +288,9 @@ impl<'a, S: ArchiveStore> ArchiveWriter<'a, S> {
                 Ok(None)
             }
             SourceContent::Rejected { bytes, reason } => {
-                let bytes = self
-                    .config
-                    .redaction
-                    .apply_bytes(bytes, &mut self.summary.redactions);
+                let mut found = Tally::default();
+                let bytes = self.config.redaction.apply_bytes(bytes, &mut found);
+                self.summary.count_redactions(&found, None);
                 self.quarantine(bytes, &item.source, &item.location, reason)
                     .await?;
                 Ok(None)
@@ -269,7 +309,12 @@ impl<'a, S: ArchiveStore> ArchiveWriter<'a, S> {
         location: &str,
         reason: impl ToString,
     ) -> Result<()> {
-        let reason = reason.to_string();
+        // A reason may quote the rejected value (`id "…" is not 16 hex digits`).
+        let reason = self
+            .config
+            .redaction
+            .apply_bytes(reason.to_string().into_bytes(), &mut Tally::default());
+        let reason = String::from_utf8_lossy(&reason).into_owned();
         let hash = hex::encode(Sha256::digest(&bytes));
         let key = Sha256::new()
             .chain_update(source)

@@ -11,6 +11,7 @@
 //! | `XRAY_ARCHIVE_SEAL_AFTER_DAYS` | a day is sealed this many days after it ends | 8 |
 //! | `XRAY_ARCHIVE_CONCURRENCY` | BatchGetTraces calls in flight | 4 |
 //! | `XRAY_ARCHIVE_HASH_KEY` | HMAC key for hashed emails and IPs | none: hashed values are dropped |
+//! | `XRAY_ARCHIVE_HASH_KEY_SECRET_ARN` | in the Lambda: the Secrets Manager secret holding that key, read through the AWS Parameters and Secrets Lambda Extension | none |
 //! | `XRAY_ARCHIVE_EMAILS` | `keep`, `drop` or `hash` email addresses | hash |
 //! | `XRAY_ARCHIVE_CLIENT_IPS` | `keep`, `drop`, `hash` or `truncate24` client IPs | keep |
 //!
@@ -81,4 +82,153 @@ pub fn check_policy_env() -> Result<()> {
     crate::redact::Policy::from_env().map_err(Error::Config)?;
     crate::retention::RetentionPolicy::from_env()?;
     Ok(())
+}
+
+/// The Secrets Manager secret holding the redaction hashing key, in the Lambda.
+pub const HASH_KEY_SECRET_ENV: &str = "XRAY_ARCHIVE_HASH_KEY_SECRET_ARN";
+
+/// The extension's port when `PARAMETERS_SECRETS_EXTENSION_HTTP_PORT` is not set (its
+/// documented default).
+const DEFAULT_EXTENSION_PORT: u16 = 2773;
+
+/// The redaction hashing key named by `XRAY_ARCHIVE_HASH_KEY_SECRET_ARN`, read through the
+/// AWS Parameters and Secrets Lambda Extension; `None` when the variable is not set.
+///
+/// The extension serves secrets on localhost and caches them, so the key costs one local
+/// HTTP request per invocation and no Secrets Manager client in the binary (an SDK crate
+/// more to build for one call at start).
+pub async fn hash_key_from_secret() -> Result<Option<Vec<u8>>> {
+    let Some(secret) = var(HASH_KEY_SECRET_ENV) else {
+        return Ok(None);
+    };
+    let port = parse_var("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", DEFAULT_EXTENSION_PORT)?;
+    let token = var("AWS_SESSION_TOKEN").unwrap_or_default();
+    let value = tokio::task::spawn_blocking(move || read_secret(port, &token, &secret))
+        .await
+        .map_err(|e| Error::Config(format!("reading the hash key: {e}")))??;
+    Ok(Some(value.into_bytes()))
+}
+
+/// GET `/secretsmanager/get?secretId=...` from the extension on `port`: its `SecretString`.
+fn read_secret(port: u16, token: &str, secret: &str) -> Result<String> {
+    use std::io::{Read, Write};
+    let fail = |why: String| {
+        Error::Config(format!(
+            "cannot read the redaction hash key from {HASH_KEY_SECRET_ENV}={secret}: {why}. \
+             The Lambda needs the AWS Parameters and Secrets Lambda Extension layer and \
+             secretsmanager:GetSecretValue on the secret (infra/ sets both)"
+        ))
+    };
+    let encoded: String = secret
+        .bytes()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || b"-_.~".contains(&c) {
+                char::from(c).to_string()
+            } else {
+                format!("%{c:02X}")
+            }
+        })
+        .collect();
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))
+        .map_err(|e| fail(format!("no extension on port {port}: {e}")))?;
+    let timeout = Some(std::time::Duration::from_secs(10));
+    stream.set_read_timeout(timeout).map_err(|e| fail(e.to_string()))?;
+    let request = format!(
+        "GET /secretsmanager/get?secretId={encoded} HTTP/1.1\r\nHost: localhost\r\n\
+         X-Aws-Parameters-Secrets-Token: {token}\r\nConnection: close\r\n\r\n"
+    );
+    stream
+        .write_all(request.as_bytes())
+        .map_err(|e| fail(e.to_string()))?;
+    let mut response = Vec::new();
+    stream
+        .read_to_end(&mut response)
+        .map_err(|e| fail(e.to_string()))?;
+    let text = String::from_utf8_lossy(&response);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| fail("the extension sent no HTTP response".into()))?;
+    let status = head.split_whitespace().nth(1).unwrap_or("");
+    if status != "200" {
+        return Err(fail(format!("the extension answered {status}: {}", body.trim())));
+    }
+    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    #[derive(serde::Deserialize)]
+    struct Secret {
+        #[serde(rename = "SecretString")]
+        secret_string: Option<String>,
+    }
+    let parsed: Secret = serde_json::from_str(&body)
+        .map_err(|e| fail(format!("the extension's answer is not a secret: {e}")))?;
+    parsed
+        .secret_string
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| fail("the secret has no SecretString".into()))
+}
+
+/// The body of a chunked HTTP/1.1 response.
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        body = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    /// A stand-in for the extension: answers one request with `response`, returns the request.
+    fn extension(response: &'static str) -> (u16, std::thread::JoinHandle<String>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let handle = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 4096];
+            let n = s.read(&mut buf).unwrap();
+            s.write_all(response.as_bytes()).unwrap();
+            String::from_utf8_lossy(&buf[..n]).into_owned()
+        });
+        (port, handle)
+    }
+
+    #[test]
+    fn reads_the_key_through_the_extension() {
+        let (port, request) = extension(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{\"Name\":\"k\",\"SecretString\":\"s3cr3t\"}",
+        );
+        let arn = "arn:aws:secretsmanager:eu-west-1:1:secret:hash-AbC";
+        assert_eq!(read_secret(port, "tok", arn).unwrap(), "s3cr3t");
+        let request = request.join().unwrap();
+        assert!(
+            request.starts_with("GET /secretsmanager/get?secretId=arn%3Aaws%3Asecretsmanager%3Aeu-west-1%3A1%3Asecret%3Ahash-AbC HTTP/1.1"),
+            "{request}"
+        );
+        assert!(request.contains("X-Aws-Parameters-Secrets-Token: tok\r\n"), "{request}");
+
+        let (port, _) = extension(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n{\"SecretString\":\r\n6\r\n\"abc\"}\r\n0\r\n\r\n",
+        );
+        assert_eq!(read_secret(port, "tok", "s").unwrap(), "abc");
+    }
+
+    #[test]
+    fn says_what_to_do_when_the_extension_refuses() {
+        let (port, _) = extension("HTTP/1.1 400 Bad Request\r\n\r\nnot authorized");
+        let e = read_secret(port, "tok", "arn:x").unwrap_err().to_string();
+        assert!(e.contains("400") && e.contains("secretsmanager:GetSecretValue"), "{e}");
+    }
 }

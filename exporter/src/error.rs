@@ -172,6 +172,23 @@ pub enum Error {
     /// A setting is missing or malformed.
     #[error("{0}")]
     Config(String),
+    /// The redaction policy or hashing key differs from the one the archive's manifests
+    /// record: exporting would archive the same document two ways.
+    #[error(
+        "the redaction policy differs from the one this archive was written under \
+         (recorded in {manifest}: {recorded}; this run: {current}). Set XRAY_ARCHIVE_HASH_KEY, \
+         XRAY_ARCHIVE_EMAILS and XRAY_ARCHIVE_CLIENT_IPS as before, or, to change the policy \
+         on purpose, run once with --new-redaction-policy (the Lambda: the event field \
+         \"new_redaction_policy\": true); the change is recorded in the next manifest"
+    )]
+    RedactionPolicyChanged {
+        /// The manifest that last recorded a policy.
+        manifest: String,
+        /// What it records.
+        recorded: crate::redact::PolicyRecord,
+        /// This run's policy.
+        current: crate::redact::PolicyRecord,
+    },
 }
 
 impl Error {

@@ -58,6 +58,10 @@ pub async fn export_files<S: ArchiveStore>(
     let mut tracked = Tracked::read(store).await?;
     tracked.take_lease(store, LEASE).await?;
     let mut chain = read_chain(store).await?;
+    if let Err(e) = crate::ledger::check_redaction_policy(&chain, &config) {
+        tracked.release_unused(store).await?;
+        return Err(e);
+    }
     let mut writer = ImportWriter::new(store, config, &chain);
     let mut p = Progress {
         files_done: 0,
@@ -131,6 +135,10 @@ pub async fn export_inputs<S: ArchiveStore>(
     let mut tracked = Tracked::read(store).await?;
     tracked.take_lease(store, LEASE).await?;
     let mut chain = read_chain(store).await?;
+    if let Err(e) = crate::ledger::check_redaction_policy(&chain, &config) {
+        tracked.release_unused(store).await?;
+        return Err(e);
+    }
     let mut writer = ImportWriter::new(store, config, &chain);
     for (name, content) in inputs {
         for item in InputReader::new(name, *content) {

@@ -119,6 +119,17 @@ pub struct Manifest {
     /// Values the redaction policy removed, by kind.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub redactions: crate::redact::Counts,
+    /// The same, by place in the documents (or `quarantine`), then kind.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub redaction_places: crate::redact::PlaceCounts,
+    /// The redaction policy the documents were written under (the key only as a
+    /// fingerprint). Every later export must use the same one, or record a change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redaction_policy: Option<crate::redact::PolicyRecord>,
+    /// True when this manifest is where the redaction policy changed
+    /// (`--new-redaction-policy`): documents before it were written under the earlier one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub redaction_policy_changed: bool,
     /// Every object committed, in key order.
     pub objects: Vec<ObjectRecord>,
     /// The manifest before this one, `None` for the first.
@@ -152,6 +163,9 @@ impl Manifest {
             quarantined: 0,
             excluded_by_retention: 0,
             redactions: Default::default(),
+            redaction_places: Default::default(),
+            redaction_policy: None,
+            redaction_policy_changed: false,
             objects: Vec::new(),
             previous,
         }
@@ -165,6 +179,8 @@ impl Manifest {
         self.quarantined = summary.quarantined.len() as u64;
         self.excluded_by_retention = summary.excluded_by_retention;
         self.redactions = summary.redactions.clone();
+        self.redaction_places = summary.redaction_places.clone();
+        self.redaction_policy = summary.redaction_policy.clone();
         self.objects = summary.objects.values().cloned().collect();
         self
     }
@@ -200,6 +216,14 @@ pub struct Chain {
 }
 
 impl Chain {
+    /// The redaction policy the last manifest that records one records, with its key.
+    pub fn redaction_policy(&self) -> Option<(&str, &crate::redact::PolicyRecord)> {
+        self.manifests
+            .iter()
+            .rev()
+            .find_map(|(key, m, _)| m.redaction_policy.as_ref().map(|p| (key.as_str(), p)))
+    }
+
     /// The last manifest's number (0 for none) and link.
     pub fn head(&self) -> (u64, Option<ManifestLink>) {
         self.manifests.last().map_or((0, None), |(key, m, sha)| {
@@ -416,7 +440,14 @@ pub async fn commit(
     make: impl FnOnce(u64, Option<ManifestLink>) -> Manifest,
 ) -> Result<ManifestLink> {
     let (seq, previous) = chain.head();
-    let manifest = make(seq + 1, previous);
+    let mut manifest = make(seq + 1, previous);
+    // A policy other than the recorded one got past `check_redaction_policy` only with
+    // `--new-redaction-policy`: this manifest is where it changed.
+    manifest.redaction_policy_changed = match (&manifest.redaction_policy, chain.redaction_policy())
+    {
+        (Some(now), Some((_, before))) => now != before,
+        _ => false,
+    };
     let bytes = manifest.to_bytes();
     let link = ManifestLink {
         key: manifest.key(),
@@ -443,6 +474,23 @@ pub async fn commit(
         .manifests
         .push((link.key.clone(), manifest, link.sha256.clone()));
     Ok(link)
+}
+
+/// Stops an export whose redaction policy (or hashing key) differs from the one the
+/// archive's manifests record, unless `config.new_redaction_policy` says the change is meant.
+/// An archive without a recorded policy takes this run's.
+pub fn check_redaction_policy(chain: &Chain, config: &crate::WriterConfig) -> Result<()> {
+    let current = config.redaction.record();
+    match chain.redaction_policy() {
+        Some((key, recorded)) if *recorded != current && !config.new_redaction_policy => {
+            Err(Error::RedactionPolicyChanged {
+                manifest: key.to_owned(),
+                recorded: recorded.clone(),
+                current,
+            })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Commits a file import (nothing when it wrote no object).
@@ -545,6 +593,9 @@ pub struct HourRecord {
     /// Values redacted from the hour's documents, by kind.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub redactions: crate::redact::Counts,
+    /// The same, by place, then kind.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub redaction_places: crate::redact::PlaceCounts,
 }
 
 /// The day being sealed, hour by hour, across invocations.
@@ -662,6 +713,13 @@ impl Tracked {
     pub async fn release(&mut self, store: &impl ArchiveStore, run: RunRecord) -> Result<()> {
         self.progress.lease = None;
         self.progress.last_run = Some(run);
+        self.write(store).await
+    }
+
+    /// Gives the lease back after a run that stopped before writing anything (a setting
+    /// refused at its start), so the corrected run can start at once.
+    pub async fn release_unused(&mut self, store: &impl ArchiveStore) -> Result<()> {
+        self.progress.lease = None;
         self.write(store).await
     }
 }

@@ -111,13 +111,24 @@ async fn seal(
             })
             .transpose()
     };
-    let options = SealOptions {
+    let mut options = SealOptions {
         seal_after_days: parse_var("XRAY_ARCHIVE_SEAL_AFTER_DAYS", DEFAULT_SEAL_AFTER_DAYS)?,
         from: day("from")?,
         to: day("to")?,
         deadline: Some(deadline),
+        writer: exporter::WriterConfig {
+            new_redaction_policy: payload
+                .get("new_redaction_policy")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            ..exporter::WriterConfig::default()
+        },
         ..SealOptions::default()
     };
+    // The key the CLI gets as XRAY_ARCHIVE_HASH_KEY, here from Secrets Manager.
+    if options.writer.redaction.key.is_none() {
+        options.writer.redaction.key = exporter::config::hash_key_from_secret().await?;
+    }
     exporter::config::check_policy_env()?;
     source.check_destination().await?;
     seal_days(source, store, &options, Utc::now(), &mut |_| {}).await

@@ -160,6 +160,10 @@ pub async fn reimport(
     let mut tracked = crate::ledger::Tracked::read(store).await?;
     tracked.take_lease(store, Duration::hours(1)).await?;
     let mut chain = crate::ledger::read_chain(store).await?;
+    if let Err(e) = crate::ledger::check_redaction_policy(&chain, &config) {
+        tracked.release_unused(store).await?;
+        return Err(e);
+    }
     let mut writer = crate::export::ImportWriter::new(store, config, &chain);
     for item in source.fetch(&ids).await?.items {
         writer.push(item).await?;

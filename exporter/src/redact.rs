@@ -1,27 +1,40 @@
-//! The redaction policy, applied to every document's raw JSON text before it is parsed, so
-//! no column and no copy of the document can hold what was removed.
+//! The redaction policy, applied to every document before it is parsed, so no column and no
+//! copy of the document can hold what was removed.
 //!
-//! - Card numbers (`schema::pii`): always replaced by `[redacted:card-number]`, wherever
-//!   they are: annotations, metadata, URLs, user agents, `sql`, cause messages, any field.
-//!   A card written as a JSON number becomes the marker as a string.
-//! - Email addresses: kept, dropped (`[redacted:email]`) or keyed-hashed
-//!   (`[email:<16 hex of HMAC-SHA256>]`, the same address always the same marker).
+//! - Card numbers (`schema::pii`, every spelling listed there): always replaced by
+//!   `[redacted:card-number]`, wherever they are: any string value, any object key, any
+//!   number. A card written as a JSON number becomes the marker as a string. X-Ray's own id
+//!   fields (a segment's `id`, `parent_id`, `trace_id`, `precursor_ids`, an exception's `id`
+//!   and `cause`) holding ids in X-Ray's formats are ids, not card data; no other key name
+//!   exempts anything.
+//! - Email addresses (`@` or `%40`), under any key: kept, dropped (`[redacted:email]`) or
+//!   keyed-hashed (`[email:<16 hex of HMAC-SHA256>]`, the same address always the same
+//!   marker). A SQL subsegment's `name` and `sql.url` / `sql.connection_string` / `sql.user`
+//!   name databases (`database@host`), not people, and keep their emails-shaped values.
 //! - Client IPs (`client_ip` fields): kept, dropped (`[redacted:ip]`), keyed-hashed
 //!   (`[ip:<16 hex>]`) or truncated to the /24 (`203.0.113.0/24`).
 //!
 //! The default keeps client IPs (dispute evidence such as Visa's Compelling Evidence 3.0
-//! matches on them), hashes emails and always removes card numbers. Replacement is done in
-//! the text itself, so the document stays valid JSON, its keys keep their order, and a
-//! document with nothing to redact stays byte-identical.
+//! matches on them), hashes emails and always removes card numbers.
 //!
-//! Written by hand over the JSON text: a parse and re-serialization would reorder keys and
-//! reformat numbers, and no crate edits string values of raw JSON in place.
+//! Values are looked at decoded (escapes undone), through `schema::pii::json`; only the
+//! tokens that change are written back, re-encoded, so the document stays valid JSON, its
+//! keys keep their order, and a document with nothing to redact stays byte-identical. Text
+//! that is not JSON (kept in quarantine) gets the same rules on its bytes.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
+
+use schema::pii::json::{Frame, Token, TokenKind, quote, splice, tokens};
+use schema::pii::{
+    CARD_MARKER, find_card_numbers_in_bytes, find_emails, hints, is_card_number_literal,
+    may_hold_email, normalize_email, redact_card_numbers,
+};
 
 /// What to do with a kind of personal data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,8 +96,85 @@ impl Default for Policy {
     }
 }
 
+/// Where in a document a value was redacted, as counted in summaries and manifests.
+pub mod places {
+    /// The document sections counted apart; a value counts under the outermost one above it.
+    pub const SECTIONS: [&str; 6] = ["annotations", "metadata", "http", "sql", "cause", "aws"];
+    /// Anywhere else in a document (names, top-level fields, keys of the root).
+    pub const OTHER: &str = "other";
+    /// The bytes of a quarantined input.
+    pub const QUARANTINE: &str = "quarantine";
+}
+
 /// Redactions by kind.
 pub type Counts = BTreeMap<String, u64>;
+
+/// Redactions by place, then kind.
+pub type PlaceCounts = BTreeMap<String, Counts>;
+
+/// What a policy removed: by kind, and by place and kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tally {
+    /// By kind (`card_number`, `email`, `client_ip`).
+    pub kinds: Counts,
+    /// By place (see [`places`]), then kind.
+    pub places: PlaceCounts,
+}
+
+impl Tally {
+    /// Counts `n` values of `kind` removed at `place`.
+    pub fn add(&mut self, kind: &str, place: &str, n: u64) {
+        if n == 0 {
+            return;
+        }
+        *self.kinds.entry(kind.into()).or_default() += n;
+        *self
+            .places
+            .entry(place.into())
+            .or_default()
+            .entry(kind.into())
+            .or_default() += n;
+    }
+
+    /// True when nothing was removed.
+    pub fn is_empty(&self) -> bool {
+        self.kinds.is_empty()
+    }
+}
+
+/// A policy as each manifest records it: the treatments and a fingerprint of the hashing
+/// key, never the key. Two exports hash the same address to the same marker only when their
+/// records are equal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyRecord {
+    /// Card numbers removed.
+    pub cards: bool,
+    /// Email addresses.
+    pub emails: Treatment,
+    /// `client_ip` values.
+    pub client_ips: Treatment,
+    /// HMAC-SHA256 of [`FINGERPRINT_LABEL`] under the key, 32 hex digits; `None` without a key.
+    pub key_fingerprint: Option<String>,
+}
+
+impl std::fmt::Display for PolicyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let t = |t: Treatment| serde_json::to_value(t).map_or_else(|_| "?".into(), |v| v.as_str().unwrap_or("?").to_owned());
+        write!(
+            f,
+            "cards={} emails={} client_ips={} key={}",
+            if self.cards { "redact" } else { "keep" },
+            t(self.emails),
+            t(self.client_ips),
+            self.key_fingerprint.as_deref().map_or("none".into(), |k| format!("fingerprint {k}"))
+        )
+    }
+}
+
+/// What the key fingerprint is a MAC of: a fixed label, so the fingerprint tells keys apart
+/// without being a hash of any real value.
+pub const FINGERPRINT_LABEL: &[u8] = b"xray-archive redaction key fingerprint v1";
 
 impl Policy {
     /// No redaction at all: for measuring the policy's cost only.
@@ -119,6 +209,20 @@ impl Policy {
         Ok(p)
     }
 
+    /// The policy as manifests record it.
+    pub fn record(&self) -> PolicyRecord {
+        PolicyRecord {
+            cards: self.cards,
+            emails: self.emails,
+            client_ips: self.client_ips,
+            key_fingerprint: self.key.as_ref().map(|key| {
+                let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("any key length");
+                mac.update(FINGERPRINT_LABEL);
+                hex::encode(&mac.finalize().into_bytes()[..16])
+            }),
+        }
+    }
+
     fn hash(&self, prefix: &str, value: &str) -> Option<String> {
         let key = self.key.as_ref()?;
         let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("any key length");
@@ -129,277 +233,318 @@ impl Policy {
         ))
     }
 
-    /// Applies the policy to one document's JSON text. Returns the text (the same `String`
-    /// when nothing changed) and the count of each kind removed.
-    pub fn apply(&self, text: String, counts: &mut Counts) -> String {
-        let candidates = (self.cards && has_long_digit_run(&text))
-            || (self.emails != Treatment::Keep && text.contains('@'))
-            || (self.client_ips != Treatment::Keep && text.contains("\"client_ip\""));
-        if !candidates {
-            return text;
+    fn email_marker(&self, spelled: &[u8]) -> String {
+        match self.emails {
+            Treatment::Hash => self.hash("email", &normalize_email(spelled)),
+            _ => None,
         }
-        let mut edits: Vec<(std::ops::Range<usize>, String)> = Vec::new();
-        let strings = string_ranges(&text);
-        if self.cards {
-            // X-Ray ids are hex; now and then one is all decimal digits and passes Luhn. They
-            // are identifiers, never card data, and redacting one would break the document.
-            let ids = id_values(&text, &strings);
-            for r in merge(schema::pii::find_card_numbers(&text)) {
-                if ids.iter().any(|s| s.start <= r.start && r.end <= s.end) {
-                    continue;
-                }
-                let inside = strings.iter().any(|s| s.start <= r.start && r.end <= s.end);
-                let marker = if inside {
-                    "[redacted:card-number]".to_owned()
-                } else {
-                    "\"[redacted:card-number]\"".to_owned()
-                };
-                *counts.entry(kinds::CARD.into()).or_default() += 1;
-                edits.push((r, marker));
-            }
-        }
-        if self.emails != Treatment::Keep {
-            let exempt = not_emails(&text, &strings);
-            for s in strings.iter().filter(|s| !exempt.contains(s)) {
-                for r in find_emails(&text[s.clone()]) {
-                    let r = s.start + r.start..s.start + r.end;
-                    if edits
-                        .iter()
-                        .any(|(e, _)| e.start < r.end && r.start < e.end)
-                    {
-                        continue;
-                    }
-                    let marker = match self.emails {
-                        Treatment::Hash => self.hash("email", &text[r.clone()].to_lowercase()),
-                        _ => None,
-                    }
-                    .unwrap_or_else(|| "[redacted:email]".into());
-                    *counts.entry(kinds::EMAIL.into()).or_default() += 1;
-                    edits.push((r, marker));
-                }
-            }
-        }
-        if self.client_ips != Treatment::Keep {
-            for r in client_ip_values(&text, &strings) {
-                let ip = &text[r.clone()];
-                let marker = match self.client_ips {
-                    Treatment::Hash => self.hash("ip", ip),
-                    Treatment::Truncate24 => truncate24(ip),
-                    _ => None,
-                }
-                .unwrap_or_else(|| "[redacted:ip]".into());
-                if marker != ip {
-                    *counts.entry(kinds::CLIENT_IP.into()).or_default() += 1;
-                    edits.push((r, marker));
-                }
-            }
-        }
-        if edits.is_empty() {
-            return text;
-        }
-        edits.sort_by_key(|(r, _)| r.start);
-        let mut out = String::with_capacity(text.len());
-        let mut at = 0;
-        for (r, marker) in edits {
-            if r.start < at {
-                continue;
-            }
-            out.push_str(&text[at..r.start]);
-            out.push_str(&marker);
-            at = r.end;
-        }
-        out.push_str(&text[at..]);
-        out
+        .unwrap_or_else(|| "[redacted:email]".into())
     }
 
-    /// Removes card numbers from bytes that are not a valid document (kept in quarantine).
-    pub fn apply_bytes(&self, bytes: Vec<u8>, counts: &mut Counts) -> Vec<u8> {
-        if !self.cards {
+    fn is_off(&self) -> bool {
+        !self.cards && self.emails == Treatment::Keep && self.client_ips == Treatment::Keep
+    }
+
+    /// Applies the policy to one document's JSON text. Returns the text (the same `String`
+    /// when nothing changed) and counts what it removed. Text that is not JSON gets the
+    /// rules of [`Policy::apply_bytes`], counted at [`places::OTHER`].
+    pub fn apply(&self, text: String, tally: &mut Tally) -> String {
+        if self.is_off() {
+            return text;
+        }
+        match self.json_edits(&text) {
+            Ok((edits, found)) if edits.is_empty() => {
+                debug_assert!(found.is_empty());
+                text
+            }
+            Ok((edits, found)) => {
+                for (kind, place, n) in found {
+                    tally.add(kind, place, n);
+                }
+                splice(&text, edits)
+            }
+            Err(_) => {
+                let (edits, found) = self.text_edits(text.as_bytes());
+                if edits.is_empty() {
+                    return text;
+                }
+                for (kind, n) in found {
+                    tally.add(kind, places::OTHER, n);
+                }
+                let bytes = splice_bytes(text.as_bytes(), edits);
+                String::from_utf8(bytes).expect("ASCII markers replace ASCII spans")
+            }
+        }
+    }
+
+    /// Applies the policy to bytes that are not a valid document (kept in quarantine): JSON
+    /// is redacted as [`Policy::apply`] does; other text and bytes that are not UTF-8 get
+    /// the same card and email rules on the bytes themselves. Counted at
+    /// [`places::QUARANTINE`].
+    pub fn apply_bytes(&self, bytes: Vec<u8>, tally: &mut Tally) -> Vec<u8> {
+        if self.is_off() {
             return bytes;
         }
-        match String::from_utf8(bytes) {
-            Ok(text) => {
-                let found = merge(schema::pii::find_card_numbers(&text));
-                if found.is_empty() {
-                    return text.into_bytes();
+        if let Ok(text) = std::str::from_utf8(&bytes)
+            && let Ok((edits, found)) = self.json_edits(text)
+        {
+            if edits.is_empty() {
+                return bytes;
+            }
+            for (kind, _, n) in found {
+                tally.add(kind, places::QUARANTINE, n);
+            }
+            return splice(text, edits).into_bytes();
+        }
+        let (edits, found) = self.text_edits(&bytes);
+        if edits.is_empty() {
+            return bytes;
+        }
+        for (kind, n) in found {
+            tally.add(kind, places::QUARANTINE, n);
+        }
+        splice_bytes(&bytes, edits)
+    }
+
+    /// Card numbers and emails anywhere in `b`, as edits of `b`.
+    fn text_edits(&self, b: &[u8]) -> (Vec<(Range<usize>, String)>, Vec<(&'static str, u64)>) {
+        let mut edits: Vec<(Range<usize>, String)> = Vec::new();
+        let mut found = Vec::new();
+        if self.cards {
+            let cards = find_card_numbers_in_bytes(b);
+            found.push((kinds::CARD, cards.len() as u64));
+            edits.extend(cards.into_iter().map(|r| (r, CARD_MARKER.to_owned())));
+        }
+        if self.emails != Treatment::Keep && may_hold_email(b) {
+            let mut n = 0;
+            for r in find_emails(b) {
+                if edits.iter().any(|(e, _)| e.start < r.end && r.start < e.end) {
+                    continue;
                 }
-                let mut out = String::with_capacity(text.len());
+                edits.push((r.clone(), self.email_marker(&b[r])));
+                n += 1;
+            }
+            found.push((kinds::EMAIL, n));
+        }
+        (edits, found)
+    }
+
+    /// The edits of one JSON document's tokens, and what they remove.
+    #[allow(clippy::type_complexity)]
+    fn json_edits(
+        &self,
+        text: &str,
+    ) -> Result<
+        (Vec<(Range<usize>, String)>, Vec<(&'static str, &'static str, u64)>),
+        schema::pii::json::SyntaxError,
+    > {
+        let mut walk = Walk {
+            policy: self,
+            edits: Vec::new(),
+            found: Vec::new(),
+            sql_objects: Vec::new(),
+            names: Vec::new(),
+            keys: Vec::new(),
+        };
+        tokens(text, &mut |t| walk.visit(t))?;
+        for name in std::mem::take(&mut walk.names) {
+            let (value, cards, emails) = if walk.sql_objects.contains(&name.object) {
+                match name.cards_only {
+                    Some(v) => (v, name.cards, 0),
+                    None => continue,
+                }
+            } else {
+                (name.full, name.cards, name.emails)
+            };
+            walk.edits.push((name.span, quote(&value)));
+            walk.found.push((kinds::CARD, name.place, cards));
+            walk.found.push((kinds::EMAIL, name.place, emails));
+        }
+        walk.found.retain(|(_, _, n)| *n > 0);
+        Ok((walk.edits, walk.found))
+    }
+}
+
+/// A `name` value with an email-shaped part: a person's address, unless its object turns out
+/// to be a SQL subsegment (its `sql` key may come after the name).
+struct PendingName {
+    object: usize,
+    span: Range<usize>,
+    place: &'static str,
+    /// With card numbers removed only, when it held any.
+    cards_only: Option<String>,
+    /// With card numbers and emails removed.
+    full: String,
+    cards: u64,
+    emails: u64,
+}
+
+/// One pass over a document's tokens.
+struct Walk<'p> {
+    policy: &'p Policy,
+    edits: Vec<(Range<usize>, String)>,
+    found: Vec<(&'static str, &'static str, u64)>,
+    /// Objects with a `sql` key.
+    sql_objects: Vec<usize>,
+    names: Vec<PendingName>,
+    /// Replaced keys, by object: two keys of one object never become the same key.
+    keys: Vec<(usize, String)>,
+}
+
+impl Walk<'_> {
+    fn visit(&mut self, t: &Token<'_, '_>) {
+        let policy = self.policy;
+        if t.kind == TokenKind::Number {
+            if policy.cards && is_card_number_literal(t.raw) {
+                self.edits.push((t.span.clone(), quote(CARD_MARKER)));
+                self.found.push((kinds::CARD, place_of(t.path), 1));
+            }
+            return;
+        }
+        if t.kind == TokenKind::Key && t.raw == "sql" {
+            self.sql_objects.push(t.object());
+        }
+        let hint = hints(t.value.as_bytes());
+        let wants_ip = policy.client_ips != Treatment::Keep && t.key() == Some("client_ip");
+        if !(hint.card || hint.email || wants_ip) {
+            return;
+        }
+        let mut value: Cow<'_, str> = Cow::Borrowed(&t.value);
+        let mut cards = 0;
+        if policy.cards && hint.card && !is_xray_id(t)
+            && let Some((out, n)) = redact_card_numbers(&value)
+        {
+            value = Cow::Owned(out);
+            cards = n as u64;
+        }
+        let mut emails = 0;
+        let mut cards_only = None;
+        if policy.emails != Treatment::Keep && hint.email && !names_a_database(t)
+        {
+            let b = value.as_bytes();
+            let found = find_emails(b);
+            if !found.is_empty() {
+                let mut out = String::with_capacity(b.len());
                 let mut at = 0;
                 for r in found {
-                    out.push_str(&text[at..r.start]);
-                    out.push_str("[redacted:card-number]");
+                    out.push_str(&value[at..r.start]);
+                    out.push_str(&policy.email_marker(&b[r.clone()]));
                     at = r.end;
-                    *counts.entry(kinds::CARD.into()).or_default() += 1;
+                    emails += 1;
                 }
-                out.push_str(&text[at..]);
-                out.into_bytes()
-            }
-            Err(e) => e.into_bytes(),
-        }
-    }
-}
-
-/// A run of 13 or more digits, spaces and dashes: the cheap test before any scanning.
-fn has_long_digit_run(text: &str) -> bool {
-    let mut digits = 0;
-    let mut run = 0;
-    for &c in text.as_bytes() {
-        if c.is_ascii_digit() {
-            digits += 1;
-            run += 1;
-            if digits >= 13 {
-                return true;
-            }
-        } else if (c == b' ' || c == b'-') && run > 0 {
-            run = 0;
-        } else {
-            digits = 0;
-            run = 0;
-        }
-    }
-    false
-}
-
-fn merge(mut ranges: Vec<std::ops::Range<usize>>) -> Vec<std::ops::Range<usize>> {
-    ranges.sort_by_key(|r| (r.start, std::cmp::Reverse(r.end)));
-    let mut out: Vec<std::ops::Range<usize>> = Vec::new();
-    for r in ranges {
-        match out.last_mut() {
-            Some(last) if r.start < last.end => last.end = last.end.max(r.end),
-            _ => out.push(r),
-        }
-    }
-    out
-}
-
-/// The byte ranges of the contents of JSON string literals (quotes excluded).
-fn string_ranges(text: &str) -> Vec<std::ops::Range<usize>> {
-    let b = text.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'"' {
-            let start = i + 1;
-            let mut j = start;
-            while j < b.len() && b[j] != b'"' {
-                j += if b[j] == b'\\' { 2 } else { 1 };
-            }
-            out.push(start..j.min(b.len()));
-            i = j + 1;
-        } else {
-            i += 1;
-        }
-    }
-    out
-}
-
-/// The key a string value belongs to, and whether it is an element of an array under that
-/// key. `None` for keys themselves and for values inside objects of arrays.
-fn key_of<'t>(
-    text: &'t str,
-    strings: &[std::ops::Range<usize>],
-    n: usize,
-) -> Option<(&'t str, bool)> {
-    let mut k = n.checked_sub(1)?;
-    let mut in_array = false;
-    loop {
-        let between = text[strings[k].end + 1..strings[k + 1].start - 1].trim();
-        match between {
-            ":" => break,
-            "," if k > 0 => {
-                in_array = true;
-                k -= 1;
-            }
-            ":[" | ": [" => {
-                in_array = true;
-                break;
-            }
-            _ => return None,
-        }
-    }
-    Some((&text[strings[k].clone()], in_array))
-}
-
-/// The string values that are X-Ray ids: `id`, `parent_id` and `trace_id` values in the id
-/// formats, and the elements of `precursor_ids`.
-fn id_values(text: &str, strings: &[std::ops::Range<usize>]) -> Vec<std::ops::Range<usize>> {
-    let is_id = |v: &str| schema::is_segment_id(v) || schema::is_trace_id(v);
-    strings
-        .iter()
-        .enumerate()
-        .filter(|(n, s)| {
-            is_id(&text[(*s).clone()])
-                && match key_of(text, strings, *n) {
-                    Some(("precursor_ids", true)) => true,
-                    Some((k, false)) => matches!(k, "id" | "parent_id" | "trace_id"),
-                    _ => false,
+                out.push_str(&value[at..]);
+                if cards > 0 {
+                    cards_only = Some(value.into_owned());
                 }
-        })
-        .map(|(_, s)| s.clone())
-        .collect()
-}
-
-/// Values where `user@host` names a database, not a person: a SQL subsegment's `name`
-/// (`database@hostname`, the X-Ray SDKs' convention) and `sql.url` / `connection_string`.
-fn not_emails(text: &str, strings: &[std::ops::Range<usize>]) -> Vec<std::ops::Range<usize>> {
-    strings
-        .iter()
-        .enumerate()
-        .filter(|(n, _)| {
-            matches!(
-                key_of(text, strings, *n),
-                Some(("name" | "connection_string", false))
-            ) || (matches!(key_of(text, strings, *n), Some(("url", false)))
-                && text[strings[*n].clone()].starts_with("jdbc:"))
-        })
-        .map(|(_, s)| s.clone())
-        .collect()
-}
-
-/// Email addresses in `s`: `local@domain.tld`.
-fn find_emails(s: &str) -> Vec<std::ops::Range<usize>> {
-    let b = s.as_bytes();
-    let local = |c: u8| c.is_ascii_alphanumeric() || b"._%+-".contains(&c);
-    let domain = |c: u8| c.is_ascii_alphanumeric() || c == b'.' || c == b'-';
-    let mut out = Vec::new();
-    for (at, _) in s.match_indices('@') {
-        let mut start = at;
-        while start > 0 && local(b[start - 1]) && !(start > 1 && b[start - 2] == b'\\') {
-            start -= 1;
+                value = Cow::Owned(out);
+            }
         }
-        let mut end = at + 1;
-        while end < b.len() && domain(b[end]) {
-            end += 1;
+        let mut ips = 0;
+        if wants_ip && t.kind == TokenKind::String && !t.in_array()
+        {
+            let marker = match policy.client_ips {
+                Treatment::Hash => policy.hash("ip", &value),
+                Treatment::Truncate24 => truncate24(&value),
+                _ => None,
+            }
+            .unwrap_or_else(|| "[redacted:ip]".into());
+            if marker != value {
+                value = Cow::Owned(marker);
+                ips = 1;
+            }
         }
-        while end > at + 1 && b[end - 1] == b'.' {
-            end -= 1;
+        if cards + emails + ips == 0 {
+            return;
         }
-        let dom = &s[at + 1..end];
-        let tld_ok = dom.rsplit_once('.').is_some_and(|(h, t)| {
-            !h.is_empty() && t.len() >= 2 && t.bytes().all(|c| c.is_ascii_alphabetic())
-        });
-        if start < at && tld_ok {
-            out.push(start..end);
+        let place = place_of(t.path);
+        let mut value = value.into_owned();
+        if t.kind == TokenKind::Key {
+            let object = t.object();
+            let same = self
+                .keys
+                .iter()
+                .filter(|(o, k)| *o == object && *k == value)
+                .count();
+            self.keys.push((object, value.clone()));
+            if same > 0 {
+                value = format!("{value} #{}", same + 1);
+            }
         }
-    }
-    out
-}
-
-/// The value ranges of `"client_ip": "<value>"` fields.
-fn client_ip_values(text: &str, strings: &[std::ops::Range<usize>]) -> Vec<std::ops::Range<usize>> {
-    let mut out = Vec::new();
-    for (n, s) in strings.iter().enumerate() {
-        if &text[s.clone()] != "client_ip" {
-            continue;
+        if emails > 0 && t.kind == TokenKind::String && t.key() == Some("name") && !t.in_array() {
+            self.names.push(PendingName {
+                object: t.object(),
+                span: t.span.clone(),
+                place,
+                cards_only,
+                full: value,
+                cards,
+                emails,
+            });
+            return;
         }
-        let Some(value) = strings.get(n + 1) else {
-            continue;
-        };
-        let between = &text[s.end + 1..value.start.saturating_sub(1)];
-        if between.trim() == ":" {
-            out.push(value.clone());
+        self.edits.push((t.span.clone(), quote(&value)));
+        for (kind, n) in [(kinds::CARD, cards), (kinds::EMAIL, emails), (kinds::CLIENT_IP, ips)] {
+            if n > 0 {
+                self.found.push((kind, place, n));
+            }
         }
     }
+}
+
+/// The outermost document section above a token (see [`places`]).
+fn place_of(path: &[Frame<'_>]) -> &'static str {
+    path.iter()
+        .filter_map(|f| f.key)
+        .find_map(|k| places::SECTIONS.iter().find(|s| **s == k).copied())
+        .unwrap_or(places::OTHER)
+}
+
+/// True for an X-Ray id in one of X-Ray's own id fields: a segment's (the document's, or a
+/// `subsegments` element's) `id`, `parent_id`, `trace_id` and `precursor_ids`, and an
+/// exception's `id` and `cause`, holding a 16-hex id or a trace id.
+fn is_xray_id(t: &Token<'_, '_>) -> bool {
+    let v: &str = &t.value;
+    if t.kind != TokenKind::String || !(schema::is_segment_id(v) || schema::is_trace_id(v)) {
+        return false;
+    }
+    let n = t.path.len();
+    let object_at = if t.in_array() { n.checked_sub(2) } else { n.checked_sub(1) };
+    let Some(object_at) = object_at else {
+        return false;
+    };
+    let holder = object_at.checked_sub(1).map(|i| t.path[i]);
+    let held_in = |key: &str| holder.is_some_and(|h| !h.is_object && h.key == Some(key));
+    let segment = object_at == 0 || held_in("subsegments");
+    match (t.key(), t.in_array()) {
+        (Some("id" | "parent_id" | "trace_id"), false) => segment || held_in("exceptions"),
+        (Some("precursor_ids"), true) => segment,
+        (Some("cause"), false) => held_in("exceptions"),
+        _ => false,
+    }
+}
+
+/// Values where `user@host` names a database, not a person: `sql.url`,
+/// `sql.connection_string` and `sql.user` (a SQL subsegment's `name` is decided when its
+/// object is known to have `sql`).
+fn names_a_database(t: &Token<'_, '_>) -> bool {
+    let n = t.path.len();
+    t.kind == TokenKind::String
+        && !t.in_array()
+        && matches!(t.key(), Some("url" | "connection_string" | "user"))
+        && n >= 2
+        && t.path[n - 2].key == Some("sql")
+}
+
+fn splice_bytes(b: &[u8], mut edits: Vec<(Range<usize>, String)>) -> Vec<u8> {
+    edits.sort_by_key(|(r, _)| r.start);
+    let mut out = Vec::with_capacity(b.len());
+    let mut at = 0;
+    for (r, replacement) in edits {
+        out.extend_from_slice(&b[at..r.start]);
+        out.extend_from_slice(replacement.as_bytes());
+        at = r.end;
+    }
+    out.extend_from_slice(&b[at..]);
     out
 }
 
@@ -425,7 +570,7 @@ mod tests {
         let text = r#"{"name":"a","id":"0123456789abcdef","start_time":1772409600.123456,"http":{"request":{"client_ip":"203.0.113.7"}}}"#.to_owned();
         let copy = text.clone();
         let ptr = text.as_ptr();
-        let mut counts = Counts::new();
+        let mut counts = Tally::default();
         let out = keyed().apply(text, &mut counts);
         assert_eq!(out, copy);
         assert_eq!(out.as_ptr(), ptr, "the same allocation: no copy was made");
@@ -435,33 +580,33 @@ mod tests {
     #[test]
     fn cards_go_everywhere_and_the_json_stays_valid() {
         let text = r#"{"annotations":{"note":"card 4242 4242 4242 4242"},"metadata":{"n":4000056655665556,"s":"x\n5555-5555-5555-4444"},"http":{"request":{"url":"https://x/p?pan=378282246310005","user_agent":"UA 4222222222222"}},"sql":{"sanitized_query":"WHERE pan='6011111111111117'"}}"#;
-        let mut counts = Counts::new();
+        let mut counts = Tally::default();
         let out = keyed().apply(text.to_owned(), &mut counts);
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert!(schema::pii::find_card_numbers(&out).is_empty(), "{out}");
         assert_eq!(v["metadata"]["n"], "[redacted:card-number]");
-        assert_eq!(counts[kinds::CARD], 6);
+        assert_eq!(counts.kinds[kinds::CARD], 6);
         assert!(out.starts_with(r#"{"annotations":{"note":"card [redacted:card-number]"}"#));
     }
 
     #[test]
     fn ids_of_decimal_digits_are_not_card_numbers() {
         let text = r#"{"id":"4242424242424242","parent_id":"5555555555554444","trace_id":"1-69a4d300-4242424242424242aaaaaaaa","precursor_ids":["0000000000000000","4000056655665556"],"metadata":{"pan":"4242424242424242"}}"#;
-        let mut counts = Counts::new();
+        let mut counts = Tally::default();
         let out = keyed().apply(text.to_owned(), &mut counts);
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v["id"], "4242424242424242");
         assert_eq!(v["parent_id"], "5555555555554444");
         assert_eq!(v["precursor_ids"][1], "4000056655665556");
         assert_eq!(v["metadata"]["pan"], "[redacted:card-number]");
-        assert_eq!(counts[kinds::CARD], 1);
+        assert_eq!(counts.kinds[kinds::CARD], 1);
     }
 
     #[test]
     fn emails_are_hashed_dropped_or_kept() {
         let text =
             r#"{"metadata":{"who":"Jane.Doe+x@Example.com","again":"jane.doe+x@example.com"}}"#;
-        let mut counts = Counts::new();
+        let mut counts = Tally::default();
         let out = keyed().apply(text.to_owned(), &mut counts);
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v["metadata"]["who"], v["metadata"]["again"]);
@@ -471,44 +616,44 @@ mod tests {
                 .unwrap()
                 .starts_with("[email:")
         );
-        assert_eq!(counts[kinds::EMAIL], 2);
-        let no_key = Policy::default().apply(text.to_owned(), &mut Counts::new());
+        assert_eq!(counts.kinds[kinds::EMAIL], 2);
+        let no_key = Policy::default().apply(text.to_owned(), &mut Tally::default());
         assert!(no_key.contains("[redacted:email]") && !no_key.contains('@'));
         let keep = Policy {
             emails: Treatment::Keep,
             ..keyed()
         };
-        assert_eq!(keep.apply(text.to_owned(), &mut Counts::new()), text);
+        assert_eq!(keep.apply(text.to_owned(), &mut Tally::default()), text);
     }
 
     #[test]
     fn database_names_are_not_emails() {
         let text = r#"{"name":"ebdb@db.example.com","sql":{"url":"jdbc:postgresql://app@db.example.com:5432/ebdb"},"metadata":{"to":"jane@example.com"}}"#;
-        let mut counts = Counts::new();
+        let mut counts = Tally::default();
         let out = keyed().apply(text.to_owned(), &mut counts);
         assert!(out.starts_with(r#"{"name":"ebdb@db.example.com","sql":{"url":"jdbc:postgresql://app@db.example.com"#), "{out}");
         assert!(!out.contains("jane@"));
-        assert_eq!(counts[kinds::EMAIL], 1);
+        assert_eq!(counts.kinds[kinds::EMAIL], 1);
     }
 
     #[test]
     fn client_ips_are_kept_by_default_and_truncated_one_setting_away() {
         let text =
             r#"{"http":{"request":{"client_ip": "203.0.113.77","url":"https://203.0.113.77/"}}}"#;
-        assert_eq!(keyed().apply(text.to_owned(), &mut Counts::new()), text);
-        let mut counts = Counts::new();
+        assert_eq!(keyed().apply(text.to_owned(), &mut Tally::default()), text);
+        let mut counts = Tally::default();
         let p = Policy {
             client_ips: Treatment::Truncate24,
             ..keyed()
         };
         let out = p.apply(text.to_owned(), &mut counts);
         assert!(out.contains(r#""client_ip": "203.0.113.0/24""#), "{out}");
-        assert_eq!(counts[kinds::CLIENT_IP], 1);
+        assert_eq!(counts.kinds[kinds::CLIENT_IP], 1);
         let dropped = Policy {
             client_ips: Treatment::Drop,
             ..keyed()
         }
-        .apply(text.to_owned(), &mut Counts::new());
+        .apply(text.to_owned(), &mut Tally::default());
         assert!(dropped.contains(r#""client_ip": "[redacted:ip]""#));
     }
 }

@@ -268,6 +268,10 @@ pub async fn seal_days<T: TraceSource, S: ArchiveStore>(
     let mut tracked = Tracked::read(store).await?;
     tracked.take_lease(store, options.lease).await?;
     let mut chain = read_chain(store).await?;
+    if let Err(e) = crate::ledger::check_redaction_policy(&chain, &options.writer) {
+        tracked.release_unused(store).await?;
+        return Err(e);
+    }
     let mut report = RunReport {
         outcome: Outcome::Complete,
         source: source.name().into(),
@@ -505,6 +509,7 @@ async fn fetch_hour<T: TraceSource, S: ArchiveStore>(
         quarantine_objects: summary.objects.into_values().collect(),
         quarantined: summary.quarantined,
         redactions: summary.redactions,
+        redaction_places: summary.redaction_places,
     })
 }
 
@@ -564,14 +569,22 @@ async fn seal_day<S: ArchiveStore>(
     parts.finish(&mut out).await?;
     crate::rollup::roll_up_sealed_day(&mut out, chain, day).await?;
     let mut redactions = crate::redact::Counts::new();
+    let mut redaction_places = crate::redact::PlaceCounts::new();
     for hour in progress.hours.values() {
         for (k, n) in &hour.redactions {
             *redactions.entry(k.clone()).or_default() += n;
+        }
+        for (place, counts) in &hour.redaction_places {
+            let to = redaction_places.entry(place.clone()).or_default();
+            for (k, n) in counts {
+                *to.entry(k.clone()).or_default() += n;
+            }
         }
         out.adopt(hour.quarantine_objects.clone(), hour.quarantined.clone());
     }
     let mut summary = out.into_summary();
     summary.redactions = redactions;
+    summary.redaction_places = redaction_places;
     let status = if expired {
         DayStatus::Expired
     } else {

@@ -10,6 +10,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -30,6 +31,9 @@ export const STATE_PREFIX = '_state/';
 /** Key operations that would make the whole archive unreadable or its protection weaker. */
 export const KEY_DESTRUCTIVE_ACTIONS = ['kms:DisableKey', 'kms:ScheduleKeyDeletion', 'kms:PutKeyPolicy', 'kms:DisableKeyRotation'];
 
+/** The exporter's setting naming the secret that holds the redaction hashing key. */
+export const HASH_KEY_SECRET_ENV = 'XRAY_ARCHIVE_HASH_KEY_SECRET_ARN';
+
 export interface ArchiveStackProps extends StackProps {
   readonly config: InfraConfig;
   readonly alarmTopic?: sns.ITopic;
@@ -39,6 +43,7 @@ export class ArchiveStack extends Stack {
   readonly bucket: s3.Bucket;
   readonly exporter: lambda.Function;
   readonly alarmTopic: sns.ITopic;
+  readonly hashKey: secretsmanager.ISecret;
 
   constructor(scope: Construct, id: string, props: ArchiveStackProps) {
     super(scope, id, props);
@@ -185,6 +190,18 @@ export class ArchiveStack extends Stack {
       enforceSSL: true,
     });
 
+    // The HMAC key of hashed emails and IPs. One key for every writer: an archive hashed
+    // under two keys holds the same document two ways, and the exporter stops when the key
+    // differs from the one its manifests record (by fingerprint). Retained: losing it means
+    // the hashes of seven years can no longer be matched.
+    this.hashKey = c.hashKeySecretArn
+      ? secretsmanager.Secret.fromSecretCompleteArn(this, 'RedactionHashKey', c.hashKeySecretArn)
+      : new secretsmanager.Secret(this, 'RedactionHashKey', {
+          description: 'xray-archive: HMAC key of hashed emails and IPs (XRAY_ARCHIVE_HASH_KEY); the CLI must use the same key',
+          generateSecretString: { passwordLength: 64, excludePunctuation: true },
+          removalPolicy: RemovalPolicy.RETAIN,
+        });
+
     this.exporter = new lambda.Function(this, 'Exporter', {
       description: 'xray-archive: exports X-Ray traces to the Parquet archive before they expire',
       runtime: lambda.Runtime.PROVIDED_AL2023,
@@ -201,7 +218,15 @@ export class ArchiveStack extends Stack {
       memorySize: 1024,
       tracing: lambda.Tracing.DISABLED,
       deadLetterQueue: failures,
+      // The key is read at run time through the AWS Parameters and Secrets Lambda Extension
+      // (an HTTP call on localhost, no SDK client to build into the binary), so its value is
+      // never in the function's configuration, where lambda:GetFunctionConfiguration shows it.
+      paramsAndSecrets: lambda.ParamsAndSecretsLayerVersion.fromVersion(lambda.ParamsAndSecretsVersions.V1_0_103, {
+        cacheEnabled: true,
+        logLevel: lambda.ParamsAndSecretsLogLevel.WARN,
+      }),
       environment: {
+        [HASH_KEY_SECRET_ENV]: this.hashKey.secretArn,
         XRAY_ARCHIVE_BUCKET: this.bucket.bucketName,
         XRAY_ARCHIVE_PREFIX: ARCHIVE_PREFIX,
         XRAY_ARCHIVE_RETENTION_YEARS: String(c.retentionYears),
@@ -210,6 +235,7 @@ export class ArchiveStack extends Stack {
         XRAY_ARCHIVE_SEAL_AFTER_DAYS: String(SEAL_AFTER_DAYS),
       },
     });
+    this.hashKey.grantRead(this.exporter);
     this.exporter.addToRolePolicy(
       new iam.PolicyStatement({
         sid: 'ReadXRay',

@@ -33,6 +33,11 @@ export interface InfraConfig {
   readonly prismUrl: string;
   /** Stripe's API base URL. */
   readonly stripeApiBase: string;
+  /**
+   * Full ARN of an existing Secrets Manager secret holding the redaction hashing key
+   * (XRAY_ARCHIVE_HASH_KEY); when absent, the stack creates one. The CLI must use the same key.
+   */
+  readonly hashKeySecretArn?: string;
 }
 
 const PREFIX = 'xray-archive:';
@@ -73,6 +78,7 @@ export function readConfig(node: Node, baseDir: string): InfraConfig {
     paymentArtifacts: path.resolve(baseDir, String(get('paymentArtifacts') ?? '../target/lambda')),
     prismUrl: String(get('prismUrl') ?? 'https://prism.vaultlink.example/v2/notifications'),
     stripeApiBase: String(get('stripeApiBase') ?? 'https://api.stripe.com'),
+    hashKeySecretArn: get('hashKeySecretArn') || undefined,
   };
 }
 

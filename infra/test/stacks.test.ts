@@ -172,8 +172,10 @@ test('exporter environment: days are sealed 8 days after they end; no window, se
   for (const gone of ['XRAY_ARCHIVE_SETTLE_MINUTES', 'XRAY_ARCHIVE_RESWEEP', 'XRAY_ARCHIVE_WINDOW_MINUTES']) {
     assert.equal(env[gone], undefined, `${gone} is no longer set`);
   }
-  assert.deepEqual(Object.keys(env).sort(), [
-    'XRAY_ARCHIVE_BUCKET', 'XRAY_ARCHIVE_KMS_KEY_ID', 'XRAY_ARCHIVE_LOCK_MODE', 'XRAY_ARCHIVE_PREFIX', 'XRAY_ARCHIVE_RETENTION_YEARS', 'XRAY_ARCHIVE_SEAL_AFTER_DAYS',
+  // The Parameters and Secrets extension's own settings, which CDK sets, are left out.
+  const extension = /^(PARAMETERS_SECRETS_EXTENSION_|SECRETS_MANAGER_|SSM_PARAMETER_STORE_)/;
+  assert.deepEqual(Object.keys(env).filter((k) => !extension.test(k)).sort(), [
+    'XRAY_ARCHIVE_BUCKET', 'XRAY_ARCHIVE_HASH_KEY_SECRET_ARN', 'XRAY_ARCHIVE_KMS_KEY_ID', 'XRAY_ARCHIVE_LOCK_MODE', 'XRAY_ARCHIVE_PREFIX', 'XRAY_ARCHIVE_RETENTION_YEARS', 'XRAY_ARCHIVE_SEAL_AFTER_DAYS',
   ]);
   assert.deepEqual(env.XRAY_ARCHIVE_BUCKET, { Ref: BUCKET });
   assert.equal(env.XRAY_ARCHIVE_PREFIX, '');
@@ -263,6 +265,7 @@ test('exporter role: no Glue or Athena rights, only X-Ray reads, the archive buc
     'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey',
     's3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:GetObjectLegalHold', 's3:GetObjectRetention', 's3:GetObjectVersion',
     's3:ListBucket', 's3:ListBucketVersions', 's3:PutObject', 's3:PutObjectLegalHold', 's3:PutObjectRetention',
+    'secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue',
     'sqs:SendMessage',
     'xray:BatchGetTraces', 'xray:GetTraceSegmentDestination', 'xray:GetTraceSummaries',
   ]);
@@ -445,4 +448,32 @@ test('alarms go to an email subscription, or to an existing topic when one is gi
   const existing = synth({ 'xray-archive:alarmTopicArn': 'arn:aws:sns:us-east-1:123456789012:oncall' }).archive;
   existing.resourceCountIs('AWS::SNS::Topic', 0);
   existing.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmActions: ['arn:aws:sns:us-east-1:123456789012:oncall'] });
+});
+
+test('redaction hash key: a retained Secrets Manager secret, read by the exporter through the extension, never in its environment', () => {
+  const secret = logicalId(archive, 'AWS::SecretsManager::Secret');
+  archive.hasResource('AWS::SecretsManager::Secret', {
+    DeletionPolicy: 'Retain',
+    Properties: { GenerateSecretString: Match.objectLike({ PasswordLength: 64, ExcludePunctuation: true }) },
+  });
+  const fn = Object.values(archive.findResources('AWS::Lambda::Function', { Properties: { Handler: 'bootstrap' } })) as any[];
+  const props = fn[0].Properties;
+  assert.deepEqual(props.Environment.Variables.XRAY_ARCHIVE_HASH_KEY_SECRET_ARN, { Ref: secret });
+  assert.equal(props.Environment.Variables.XRAY_ARCHIVE_HASH_KEY, undefined, 'the key itself is never configuration');
+  assert.equal(props.Layers.length, 1, 'the Parameters and Secrets extension');
+  const map = props.Layers[0]['Fn::FindInMap'][0];
+  assert.match(JSON.stringify(archive.toJSON().Mappings[map]), /AWS-Parameters-and-Secrets-Lambda-Extension/);
+  const reads = exporterStatements().filter((s) => [].concat(s.Action).some((a: string) => a.startsWith('secretsmanager:')));
+  assert.deepEqual(reads.map((s) => s.Resource), [{ Ref: secret }], 'only this secret');
+
+  // An existing secret is used as given; none is created.
+  const arn = 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:xray-archive-hash-key-AbCdEf';
+  const shared = synth({ 'xray-archive:hashKeySecretArn': arn }).archive;
+  shared.resourceCountIs('AWS::SecretsManager::Secret', 0);
+  const sharedFn = Object.values(shared.findResources('AWS::Lambda::Function', { Properties: { Handler: 'bootstrap' } })) as any[];
+  assert.equal(sharedFn[0].Properties.Environment.Variables.XRAY_ARCHIVE_HASH_KEY_SECRET_ARN, arn);
+  const sharedReads = Object.values(shared.findResources('AWS::IAM::Policy'))
+    .flatMap((p: any) => p.Properties.PolicyDocument.Statement)
+    .filter((s: any) => [].concat(s.Action).some((a: string) => a.startsWith('secretsmanager:')));
+  assert.deepEqual(sharedReads.map((s: any) => s.Resource), [arn]);
 });

@@ -1,12 +1,13 @@
 //! The PII rules of the tracing design: card numbers never leave the process, and customer
 //! ids only as keyed hashes.
 //!
-//! - [`find_card_numbers`] (from `schema::pii`): Luhn-valid 13 to 19 digit numbers.
+//! - [`find_card_numbers`] (from `schema::pii`, the rules the archive's redaction uses too):
+//!   13 to 19 digit card numbers in any spelling (separators, percent-encoding, glued to
+//!   letters, track data), Luhn-valid and in a card network's IIN range.
 //! - [`is_raw_customer_id`]: a Stripe customer id (`cus_` and at least 8 letters or digits).
 //! - [`hash_customer_id`]: HMAC-SHA256 under the deployment's key, as 64 hex digits; the same
 //!   customer hashes the same way, so queries can still group by customer.
 //!
-//! Written by hand: no maintained crate finds card numbers in free text.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -14,7 +15,7 @@ use sha2::Sha256;
 /// What a guard found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PiiKind {
-    /// A Luhn-valid 13 to 19 digit number.
+    /// A card number (see `schema::pii`).
     CardNumber,
     /// A raw customer id (`cus_...`).
     CustomerId,
@@ -24,7 +25,7 @@ impl PiiKind {
     /// The marker left in place of the value.
     pub fn marker(self) -> &'static str {
         match self {
-            Self::CardNumber => "[redacted:card-number]",
+            Self::CardNumber => schema::pii::CARD_MARKER,
             Self::CustomerId => "[redacted:customer-id]",
         }
     }
@@ -68,13 +69,14 @@ pub fn scrub_json(value: &mut serde_json::Value) -> usize {
             }
             None => 0,
         },
-        Value::Number(n) => match check(&n.to_string()) {
-            Some(kind) => {
-                *value = Value::String(kind.marker().to_owned());
+        Value::Number(n) => {
+            if schema::pii::is_card_number_literal(&n.to_string()) {
+                *value = Value::String(PiiKind::CardNumber.marker().to_owned());
                 1
+            } else {
+                0
             }
-            None => 0,
-        },
+        }
         Value::Array(items) => items.iter_mut().map(scrub_json).sum(),
         Value::Object(map) => {
             let mut n = 0;
@@ -119,6 +121,9 @@ mod tests {
             "diners 30569309025904",
             "order 12345 4242424242424242",
             "{\"n\":5555555555554444}",
+            "pay_4242424242424242", // glued to a word: `pan_4111…` is how cards reach logs
+            "4242.4242.4242.4242",
+            "%B4242424242424242^DOE/JANE^2512101",
         ] {
             assert!(has_card_number(text), "{text}");
         }
@@ -130,7 +135,7 @@ mod tests {
             "4242424242424241",                    // fails Luhn
             "1-69a4d300-4242424242424242aabbccdd", // glued to hex letters
             "1772409600.123456",
-            "pay_4242424242424242", // glued to a word
+            "1772409600123", // Luhn-valid millisecond timestamp
             "42424242",
             "12345678901234567890123", // 23 digits, no 13-19 digit group run passes
         ] {

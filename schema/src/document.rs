@@ -800,6 +800,10 @@ impl<'de> Deserialize<'de> for Lenient<f64> {
                 Ok(Lenient(Some(v as f64)))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                // A number that was a card number is the redaction marker now: no value.
+                if v == crate::pii::CARD_MARKER {
+                    return Ok(Lenient(None));
+                }
                 v.trim()
                     .parse::<f64>()
                     .map(|n| Lenient(Some(n)))
@@ -837,6 +841,10 @@ impl<'de> Deserialize<'de> for Lenient<i64> {
                 }
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                // A number that was a card number is the redaction marker now: no value.
+                if v == crate::pii::CARD_MARKER {
+                    return Ok(Lenient(None));
+                }
                 v.trim()
                     .parse::<i64>()
                     .map(|n| Lenient(Some(n)))

@@ -24,7 +24,7 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `xray_archive`.`segments` (
   `document` string COMMENT 'The segment document\'s original JSON text, byte for byte as X-Ray returned it; for an OpenTelemetry span, the span record as received.',
   `format` string COMMENT 'What document holds: xray (an X-Ray segment document), aws-spans (a CloudWatch Transaction Search record) or otlp (a span of an OTLP/JSON export). Added with OpenTelemetry input; the other columns mean the same for every format.'
 )
-COMMENT 'One row per X-Ray segment document, exactly as X-Ray returned it (the evidence copy).'
+COMMENT 'One row per received document, exactly as received (the evidence copy): an X-Ray segment document, or an OpenTelemetry span record.'
 PARTITIONED BY (
   `dt` string COMMENT 'UTC day of the trace id epoch, YYYY-MM-DD'
 )
