@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use athena::{Format, LocalEngine, format, lookup, render_tree, saved_query};
 use exporter::{ArchiveStore, LocalDirStore, WriterConfig, export_inputs};
+use payment_core::otel::TraceFormat;
 use payment_core::ports::Status;
 use payment_core::sim::{Scenario, SimConfig, simulate};
 use payment_core::xray::MemoryEmitter;
@@ -64,10 +65,25 @@ async fn payments(archive: &Path, store: &LocalDirStore, sim: &SimConfig) -> any
     );
     let emitter = MemoryEmitter::default();
     let report = simulate(sim, &emitter).await?;
-    let bodies = emitter.take_batches(500);
-    let names: Vec<String> = (0..bodies.len())
-        .map(|n| format!("simulated-batch-get-traces-{n:05}.json"))
-        .collect();
+    // VaultLink moves off the X-Ray SDK half way: the first days' traces are X-Ray segment
+    // documents, the rest the `aws/spans` records Transaction Search stores for its
+    // OpenTelemetry spans. Both go into the same tables.
+    let switch = sim.start + f64::from(sim.days.div_ceil(2)) * 86_400.0;
+    let (before, after): (Vec<_>, Vec<_>) = emitter.take().into_iter().partition(|d| {
+        schema::trace_epoch(d.trace_id.as_deref().unwrap_or_default())
+            .is_some_and(|t| (t as f64) < switch)
+    });
+    let mut names = Vec::new();
+    let mut bodies = Vec::new();
+    for (docs, format, stem) in [
+        (before, TraceFormat::Xray, "simulated-batch-get-traces"),
+        (after, TraceFormat::AwsSpans, "simulated-aws-spans"),
+    ] {
+        for body in payment_core::otel::bodies(docs, format, 500) {
+            names.push(format!("{stem}-{:05}.json", names.len()));
+            bodies.push(body);
+        }
+    }
     let inputs: Vec<(&str, &[u8])> = names
         .iter()
         .zip(&bodies)
@@ -98,6 +114,14 @@ async fn payments(archive: &Path, store: &LocalDirStore, sim: &SimConfig) -> any
         "  emitted      {} traces, {} segment documents; PII values kept out by the guard: {}",
         r.traces, r.documents, r.pii_blocked
     );
+    if sim.days > 1 {
+        println!(
+            "  traced via   the X-Ray SDK {first_day} .. {}, then OpenTelemetry with CloudWatch \
+             Transaction Search (aws/spans records) from {}: one archive, the same tables",
+            day(switch - 86_400.0),
+            day(switch)
+        );
+    }
     println!(
         "  archived     {} traces, {} documents, {} spans in {} partitions of {}; {} quarantined",
         summary.traces,
@@ -185,11 +209,32 @@ async fn payments(archive: &Path, store: &LocalDirStore, sim: &SimConfig) -> any
         println!();
         println!("Saved query {name}: {what}; {total} rows, first 5:");
         println!("{}", format(&shown, Format::Table)?);
+        if name == "charged_but_pending" && sim.days > 1 {
+            let split = engine
+                .sql(&format!(
+                    "SELECT CAST(SUM(CASE WHEN first_failed_update < TIMESTAMP '{}T00:00:00Z' \
+                     THEN 1 ELSE 0 END) AS VARCHAR) || ' from the X-Ray days, ' || \
+                     CAST(SUM(CASE WHEN first_failed_update >= TIMESTAMP '{}T00:00:00Z' \
+                     THEN 1 ELSE 0 END) AS VARCHAR) || ' from the Transaction Search days' \
+                     AS split FROM ({})",
+                    day(switch),
+                    day(switch),
+                    q.render(&args)?
+                ))
+                .await?;
+            let split = format(&split, Format::Csv)?;
+            println!(
+                "  {}",
+                split.lines().nth(1).unwrap_or_default().trim_matches('"')
+            );
+        }
     }
+    // The latest such payment: on a week's run, from the days after the switch, so its
+    // story is told from Transaction Search's records.
     if let Some(payment) = r
         .scenarios
         .get(&Scenario::WebhookStoreFailure)
-        .and_then(|ids| ids.first())
+        .and_then(|ids| ids.last())
     {
         println!();
         println!(

@@ -160,14 +160,19 @@ pub struct PolicyRecord {
 
 impl std::fmt::Display for PolicyRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let t = |t: Treatment| serde_json::to_value(t).map_or_else(|_| "?".into(), |v| v.as_str().unwrap_or("?").to_owned());
+        let t = |t: Treatment| {
+            serde_json::to_value(t)
+                .map_or_else(|_| "?".into(), |v| v.as_str().unwrap_or("?").to_owned())
+        };
         write!(
             f,
             "cards={} emails={} client_ips={} key={}",
             if self.cards { "redact" } else { "keep" },
             t(self.emails),
             t(self.client_ips),
-            self.key_fingerprint.as_deref().map_or("none".into(), |k| format!("fingerprint {k}"))
+            self.key_fingerprint
+                .as_deref()
+                .map_or("none".into(), |k| format!("fingerprint {k}"))
         )
     }
 }
@@ -318,7 +323,10 @@ impl Policy {
         if self.emails != Treatment::Keep && may_hold_email(b) {
             let mut n = 0;
             for r in find_emails(b) {
-                if edits.iter().any(|(e, _)| e.start < r.end && r.start < e.end) {
+                if edits
+                    .iter()
+                    .any(|(e, _)| e.start < r.end && r.start < e.end)
+                {
                     continue;
                 }
                 edits.push((r.clone(), self.email_marker(&b[r])));
@@ -335,7 +343,10 @@ impl Policy {
         &self,
         text: &str,
     ) -> Result<
-        (Vec<(Range<usize>, String)>, Vec<(&'static str, &'static str, u64)>),
+        (
+            Vec<(Range<usize>, String)>,
+            Vec<(&'static str, &'static str, u64)>,
+        ),
         schema::pii::json::SyntaxError,
     > {
         let mut walk = Walk {
@@ -411,7 +422,9 @@ impl Walk<'_> {
         }
         let mut value: Cow<'_, str> = Cow::Borrowed(&t.value);
         let mut cards = 0;
-        if policy.cards && hint.card && !is_xray_id(t)
+        if policy.cards
+            && hint.card
+            && !is_xray_id(t)
             && let Some((out, n)) = redact_card_numbers(&value)
         {
             value = Cow::Owned(out);
@@ -419,8 +432,7 @@ impl Walk<'_> {
         }
         let mut emails = 0;
         let mut cards_only = None;
-        if policy.emails != Treatment::Keep && hint.email && !names_a_database(t)
-        {
+        if policy.emails != Treatment::Keep && hint.email && !names_a_database(t) {
             let b = value.as_bytes();
             let found = find_emails(b);
             if !found.is_empty() {
@@ -440,8 +452,7 @@ impl Walk<'_> {
             }
         }
         let mut ips = 0;
-        if wants_ip && t.kind == TokenKind::String && !t.in_array()
-        {
+        if wants_ip && t.kind == TokenKind::String && !t.in_array() {
             let marker = match policy.client_ips {
                 Treatment::Hash => policy.hash("ip", &value),
                 Treatment::Truncate24 => truncate24(&value),
@@ -483,7 +494,11 @@ impl Walk<'_> {
             return;
         }
         self.edits.push((t.span.clone(), quote(&value)));
-        for (kind, n) in [(kinds::CARD, cards), (kinds::EMAIL, emails), (kinds::CLIENT_IP, ips)] {
+        for (kind, n) in [
+            (kinds::CARD, cards),
+            (kinds::EMAIL, emails),
+            (kinds::CLIENT_IP, ips),
+        ] {
             if n > 0 {
                 self.found.push((kind, place, n));
             }
@@ -508,7 +523,11 @@ fn is_xray_id(t: &Token<'_, '_>) -> bool {
         return false;
     }
     let n = t.path.len();
-    let object_at = if t.in_array() { n.checked_sub(2) } else { n.checked_sub(1) };
+    let object_at = if t.in_array() {
+        n.checked_sub(2)
+    } else {
+        n.checked_sub(1)
+    };
     let Some(object_at) = object_at else {
         return false;
     };

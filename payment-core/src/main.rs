@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use payment_core::otel::TraceFormat;
 use payment_core::sim::{SimConfig, simulate};
 use payment_core::xray::{ApiEmitter, FileEmitter};
 
@@ -26,10 +27,12 @@ enum Command {
     ///
     /// Examples:
     ///   vaultlink simulate --out traces/ --payments 500 --days 2
+    ///   vaultlink simulate --out spans/ --format aws-spans     # as Transaction Search stores them
     ///   AWS_ENDPOINT_URL=http://127.0.0.1:5000 vaultlink simulate --xray --payments 50
     #[command(verbatim_doc_comment)]
     Simulate {
-        /// Write BatchGetTraces-shaped JSON files here (read by `xray-archive export --source`).
+        /// Write the traces here as files (read by `xray-archive export --source`), in
+        /// `--format`.
         #[arg(
             long,
             value_name = "DIR",
@@ -40,6 +43,11 @@ enum Command {
         /// Send the documents to X-Ray with PutTraceSegments (honours AWS_ENDPOINT_URL).
         #[arg(long)]
         xray: bool,
+        /// What the files hold: X-Ray segment documents (BatchGetTraces responses), the
+        /// `aws/spans` records CloudWatch Transaction Search stores once VaultLink traces with
+        /// OpenTelemetry, or OTLP/JSON exports.
+        #[arg(long, value_enum, default_value = "xray", conflicts_with = "xray")]
+        format: TraceFormat,
         /// Payments to simulate.
         #[arg(long, default_value_t = 2_000)]
         payments: usize,
@@ -75,6 +83,7 @@ async fn main() -> ExitCode {
         Some(Command::Simulate {
             out,
             xray,
+            format,
             payments,
             days,
             seed,
@@ -89,7 +98,7 @@ async fn main() -> ExitCode {
             if let Some(s) = start {
                 cfg.start = s;
             }
-            simulate_to(&cfg, out, xray).await
+            simulate_to(&cfg, out, xray, format).await
         }
     };
     match result {
@@ -101,13 +110,18 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn simulate_to(cfg: &SimConfig, out: Option<PathBuf>, xray: bool) -> anyhow::Result<()> {
+async fn simulate_to(
+    cfg: &SimConfig,
+    out: Option<PathBuf>,
+    xray: bool,
+    format: TraceFormat,
+) -> anyhow::Result<()> {
     let report = if xray {
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         simulate(cfg, &ApiEmitter::new(aws_sdk_xray::Client::new(&sdk))).await?
     } else {
         let dir = out.expect("clap requires --out without --xray");
-        let emitter = FileEmitter::new(&dir, 500);
+        let emitter = FileEmitter::new(&dir, 500, format);
         let report = simulate(cfg, &emitter).await?;
         let files = emitter.flush()?;
         eprintln!("wrote {} files to {}", files.len(), dir.display());

@@ -15,6 +15,8 @@ use std::sync::Mutex;
 
 use schema::SegmentDocument;
 
+use crate::otel::TraceFormat;
+
 /// Why emitting failed.
 #[derive(Debug, thiserror::Error)]
 pub enum EmitError {
@@ -187,36 +189,46 @@ impl Emitter for MemoryEmitter {
     }
 }
 
-/// Files in the BatchGetTraces response shape, grouped by trace, written by [`FileEmitter::flush`].
+/// Files of the documents, grouped by trace, in the chosen format (BatchGetTraces responses,
+/// `aws/spans` JSON Lines or OTLP/JSON exports), written by [`FileEmitter::flush`].
 #[derive(Debug)]
 pub struct FileEmitter {
     dir: PathBuf,
-    traces: Mutex<ByTrace>,
+    docs: Mutex<Vec<SegmentDocument>>,
     per_file: usize,
+    format: TraceFormat,
 }
 
 impl FileEmitter {
-    /// Into `dir`, `per_file` traces a file.
-    pub fn new(dir: &Path, per_file: usize) -> Self {
+    /// Into `dir`, `per_file` traces a file, in `format`.
+    pub fn new(dir: &Path, per_file: usize, format: TraceFormat) -> Self {
         Self {
             dir: dir.to_owned(),
-            traces: Mutex::new(BTreeMap::new()),
+            docs: Mutex::new(Vec::new()),
             per_file: per_file.max(1),
+            format,
         }
     }
 
-    /// Writes every buffered trace as `traces-NNNNN.json`; returns the files written.
+    /// Writes every buffered trace as `traces-NNNNN.json` (X-Ray), `spans-NNNNN.jsonl`
+    /// (`aws/spans`) or `otlp-NNNNN.jsonl`; returns the files written.
     pub fn flush(&self) -> Result<Vec<PathBuf>, EmitError> {
-        let traces = std::mem::take(&mut *self.traces.lock().expect("emitter lock"));
+        let docs = std::mem::take(&mut *self.docs.lock().expect("emitter lock"));
         std::fs::create_dir_all(&self.dir).map_err(|source| EmitError::Io {
             what: format!("creating {}", self.dir.display()),
             source,
         })?;
-        let all: Vec<_> = traces.into_iter().collect();
+        let (stem, ext) = match self.format {
+            TraceFormat::Xray => ("traces", "json"),
+            TraceFormat::AwsSpans => ("spans", "jsonl"),
+            TraceFormat::Otlp => ("otlp", "jsonl"),
+        };
         let mut files = Vec::new();
-        for (n, chunk) in all.chunks(self.per_file).enumerate() {
-            let body = batch_get_traces(chunk);
-            let path = self.dir.join(format!("traces-{n:05}.json"));
+        for (n, body) in crate::otel::bodies(docs, self.format, self.per_file)
+            .into_iter()
+            .enumerate()
+        {
+            let path = self.dir.join(format!("{stem}-{n:05}.{ext}"));
             std::fs::write(&path, body).map_err(|source| EmitError::Io {
                 what: format!("writing {}", path.display()),
                 source,
@@ -244,7 +256,7 @@ pub fn batch_get_traces(traces: &[(String, Vec<(String, String)>)]) -> String {
 
 impl Emitter for FileEmitter {
     async fn emit(&self, docs: Vec<SegmentDocument>) -> Result<(), EmitError> {
-        add_docs(&mut self.traces.lock().expect("emitter lock"), docs);
+        self.docs.lock().expect("emitter lock").extend(docs);
         Ok(())
     }
 }
@@ -289,7 +301,7 @@ mod tests {
     #[tokio::test]
     async fn files_take_the_batch_get_traces_shape() {
         let dir = tempfile::tempdir().unwrap();
-        let e = FileEmitter::new(dir.path(), 10);
+        let e = FileEmitter::new(dir.path(), 10, TraceFormat::Xray);
         e.emit(vec![doc(1), doc(2)]).await.unwrap();
         let files = e.flush().unwrap();
         assert_eq!(files.len(), 1);
@@ -297,5 +309,16 @@ mod tests {
             serde_json::from_str(&std::fs::read_to_string(&files[0]).unwrap()).unwrap();
         assert_eq!(v["Traces"][0]["Id"], "1-5759e988-bd862e3fe1be46a994272793");
         assert_eq!(v["Traces"][0]["Segments"].as_array().unwrap().len(), 2);
+        let e = FileEmitter::new(dir.path(), 10, TraceFormat::AwsSpans);
+        e.emit(vec![doc(1), doc(2)]).await.unwrap();
+        let files = e.flush().unwrap();
+        let text = std::fs::read_to_string(&files[0]).unwrap();
+        assert!(files[0].ends_with("spans-00000.jsonl"));
+        let records: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[0]["traceId"], "5759e988bd862e3fe1be46a994272793");
     }
 }
