@@ -101,7 +101,10 @@ pub async fn hash_key_from_secret() -> Result<Option<Vec<u8>>> {
     let Some(secret) = var(HASH_KEY_SECRET_ENV) else {
         return Ok(None);
     };
-    let port = parse_var("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", DEFAULT_EXTENSION_PORT)?;
+    let port = parse_var(
+        "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT",
+        DEFAULT_EXTENSION_PORT,
+    )?;
     let token = var("AWS_SESSION_TOKEN").unwrap_or_default();
     let value = tokio::task::spawn_blocking(move || read_secret(port, &token, &secret))
         .await
@@ -132,7 +135,9 @@ fn read_secret(port: u16, token: &str, secret: &str) -> Result<String> {
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))
         .map_err(|e| fail(format!("no extension on port {port}: {e}")))?;
     let timeout = Some(std::time::Duration::from_secs(10));
-    stream.set_read_timeout(timeout).map_err(|e| fail(e.to_string()))?;
+    stream
+        .set_read_timeout(timeout)
+        .map_err(|e| fail(e.to_string()))?;
     let request = format!(
         "GET /secretsmanager/get?secretId={encoded} HTTP/1.1\r\nHost: localhost\r\n\
          X-Aws-Parameters-Secrets-Token: {token}\r\nConnection: close\r\n\r\n"
@@ -150,9 +155,15 @@ fn read_secret(port: u16, token: &str, secret: &str) -> Result<String> {
         .ok_or_else(|| fail("the extension sent no HTTP response".into()))?;
     let status = head.split_whitespace().nth(1).unwrap_or("");
     if status != "200" {
-        return Err(fail(format!("the extension answered {status}: {}", body.trim())));
+        return Err(fail(format!(
+            "the extension answered {status}: {}",
+            body.trim()
+        )));
     }
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         dechunk(body)
     } else {
         body.to_owned()
@@ -217,7 +228,10 @@ mod tests {
             request.starts_with("GET /secretsmanager/get?secretId=arn%3Aaws%3Asecretsmanager%3Aeu-west-1%3A1%3Asecret%3Ahash-AbC HTTP/1.1"),
             "{request}"
         );
-        assert!(request.contains("X-Aws-Parameters-Secrets-Token: tok\r\n"), "{request}");
+        assert!(
+            request.contains("X-Aws-Parameters-Secrets-Token: tok\r\n"),
+            "{request}"
+        );
 
         let (port, _) = extension(
             "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n{\"SecretString\":\r\n6\r\n\"abc\"}\r\n0\r\n\r\n",
@@ -229,6 +243,9 @@ mod tests {
     fn says_what_to_do_when_the_extension_refuses() {
         let (port, _) = extension("HTTP/1.1 400 Bad Request\r\n\r\nnot authorized");
         let e = read_secret(port, "tok", "arn:x").unwrap_err().to_string();
-        assert!(e.contains("400") && e.contains("secretsmanager:GetSecretValue"), "{e}");
+        assert!(
+            e.contains("400") && e.contains("secretsmanager:GetSecretValue"),
+            "{e}"
+        );
     }
 }

@@ -160,14 +160,19 @@ pub struct PolicyRecord {
 
 impl std::fmt::Display for PolicyRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let t = |t: Treatment| serde_json::to_value(t).map_or_else(|_| "?".into(), |v| v.as_str().unwrap_or("?").to_owned());
+        let t = |t: Treatment| {
+            serde_json::to_value(t)
+                .map_or_else(|_| "?".into(), |v| v.as_str().unwrap_or("?").to_owned())
+        };
         write!(
             f,
             "cards={} emails={} client_ips={} key={}",
             if self.cards { "redact" } else { "keep" },
             t(self.emails),
             t(self.client_ips),
-            self.key_fingerprint.as_deref().map_or("none".into(), |k| format!("fingerprint {k}"))
+            self.key_fingerprint
+                .as_deref()
+                .map_or("none".into(), |k| format!("fingerprint {k}"))
         )
     }
 }
@@ -307,8 +312,8 @@ impl Policy {
     }
 
     /// Card numbers and emails anywhere in `b`, as edits of `b`.
-    fn text_edits(&self, b: &[u8]) -> (Vec<(Range<usize>, String)>, Vec<(&'static str, u64)>) {
-        let mut edits: Vec<(Range<usize>, String)> = Vec::new();
+    fn text_edits(&self, b: &[u8]) -> (Edits, Vec<(&'static str, u64)>) {
+        let mut edits: Edits = Vec::new();
         let mut found = Vec::new();
         if self.cards {
             let cards = find_card_numbers_in_bytes(b);
@@ -318,7 +323,10 @@ impl Policy {
         if self.emails != Treatment::Keep && may_hold_email(b) {
             let mut n = 0;
             for r in find_emails(b) {
-                if edits.iter().any(|(e, _)| e.start < r.end && r.start < e.end) {
+                if edits
+                    .iter()
+                    .any(|(e, _)| e.start < r.end && r.start < e.end)
+                {
                     continue;
                 }
                 edits.push((r.clone(), self.email_marker(&b[r])));
@@ -330,14 +338,7 @@ impl Policy {
     }
 
     /// The edits of one JSON document's tokens, and what they remove.
-    #[allow(clippy::type_complexity)]
-    fn json_edits(
-        &self,
-        text: &str,
-    ) -> Result<
-        (Vec<(Range<usize>, String)>, Vec<(&'static str, &'static str, u64)>),
-        schema::pii::json::SyntaxError,
-    > {
+    fn json_edits(&self, text: &str) -> Result<(Edits, Found), schema::pii::json::SyntaxError> {
         let mut walk = Walk {
             policy: self,
             edits: Vec::new(),
@@ -365,6 +366,12 @@ impl Policy {
     }
 }
 
+/// Replacements of byte spans.
+type Edits = Vec<(Range<usize>, String)>;
+
+/// What a set of edits removes: kind, place, how many.
+type Found = Vec<(&'static str, &'static str, u64)>;
+
 /// A `name` value with an email-shaped part: a person's address, unless its object turns out
 /// to be a SQL subsegment (its `sql` key may come after the name).
 struct PendingName {
@@ -382,8 +389,8 @@ struct PendingName {
 /// One pass over a document's tokens.
 struct Walk<'p> {
     policy: &'p Policy,
-    edits: Vec<(Range<usize>, String)>,
-    found: Vec<(&'static str, &'static str, u64)>,
+    edits: Edits,
+    found: Found,
     /// Objects with a `sql` key.
     sql_objects: Vec<usize>,
     names: Vec<PendingName>,
@@ -411,7 +418,9 @@ impl Walk<'_> {
         }
         let mut value: Cow<'_, str> = Cow::Borrowed(&t.value);
         let mut cards = 0;
-        if policy.cards && hint.card && !is_xray_id(t)
+        if policy.cards
+            && hint.card
+            && !is_xray_id(t)
             && let Some((out, n)) = redact_card_numbers(&value)
         {
             value = Cow::Owned(out);
@@ -419,8 +428,7 @@ impl Walk<'_> {
         }
         let mut emails = 0;
         let mut cards_only = None;
-        if policy.emails != Treatment::Keep && hint.email && !names_a_database(t)
-        {
+        if policy.emails != Treatment::Keep && hint.email && !names_a_database(t) {
             let b = value.as_bytes();
             let found = find_emails(b);
             if !found.is_empty() {
@@ -440,8 +448,7 @@ impl Walk<'_> {
             }
         }
         let mut ips = 0;
-        if wants_ip && t.kind == TokenKind::String && !t.in_array()
-        {
+        if wants_ip && t.kind == TokenKind::String && !t.in_array() {
             let marker = match policy.client_ips {
                 Treatment::Hash => policy.hash("ip", &value),
                 Treatment::Truncate24 => truncate24(&value),
@@ -483,7 +490,11 @@ impl Walk<'_> {
             return;
         }
         self.edits.push((t.span.clone(), quote(&value)));
-        for (kind, n) in [(kinds::CARD, cards), (kinds::EMAIL, emails), (kinds::CLIENT_IP, ips)] {
+        for (kind, n) in [
+            (kinds::CARD, cards),
+            (kinds::EMAIL, emails),
+            (kinds::CLIENT_IP, ips),
+        ] {
             if n > 0 {
                 self.found.push((kind, place, n));
             }
@@ -508,7 +519,11 @@ fn is_xray_id(t: &Token<'_, '_>) -> bool {
         return false;
     }
     let n = t.path.len();
-    let object_at = if t.in_array() { n.checked_sub(2) } else { n.checked_sub(1) };
+    let object_at = if t.in_array() {
+        n.checked_sub(2)
+    } else {
+        n.checked_sub(1)
+    };
     let Some(object_at) = object_at else {
         return false;
     };
@@ -535,7 +550,7 @@ fn names_a_database(t: &Token<'_, '_>) -> bool {
         && t.path[n - 2].key == Some("sql")
 }
 
-fn splice_bytes(b: &[u8], mut edits: Vec<(Range<usize>, String)>) -> Vec<u8> {
+fn splice_bytes(b: &[u8], mut edits: Edits) -> Vec<u8> {
     edits.sort_by_key(|(r, _)| r.start);
     let mut out = Vec::with_capacity(b.len());
     let mut at = 0;

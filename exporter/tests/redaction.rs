@@ -43,7 +43,7 @@ fn luhn(d: &[u8]) -> bool {
             if v > 9 { v - 9 } else { v }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Network prefixes and lengths (Visa, Mastercard, Amex, Discover, Diners, JCB, UnionPay,
@@ -73,7 +73,17 @@ const SEPARATORS: &[&str] = &[
     " ", "  ", "\t", "-", " - ", ".", "/", "+", "%20", "%2D", "%09", "%2F", "%20-%20",
 ];
 const BEFORE: &[&str] = &[
-    "", "pan_", "cc", "card ", "%B", ";", "=", "^", "Card: ", "x\n", "order 12345 ",
+    "",
+    "pan_",
+    "cc",
+    "card ",
+    "%B",
+    ";",
+    "=",
+    "^",
+    "Card: ",
+    "x\n",
+    "order 12345 ",
 ];
 const AFTER: &[&str] = &[
     "",
@@ -140,7 +150,9 @@ fn document(place: usize, token: &str, key_token: &str, number: Option<&str>) ->
     }
     match place % 11 {
         0 => base(&format!(r#""annotations":{{"Note":{token}}}"#)),
-        1 => base(&format!(r#""metadata":{{"debug":{{"nested":[1,{token}]}}}}"#)),
+        1 => base(&format!(
+            r#""metadata":{{"debug":{{"nested":[1,{token}]}}}}"#
+        )),
         2 => base(&format!(r#""metadata":{{"cards":{{{key_token}:true}}}}"#)),
         3 => base(&format!(
             r#""http":{{"request":{{"url":{token},"method":"POST","user_agent":"UA/1"}}}}"#
@@ -153,7 +165,9 @@ fn document(place: usize, token: &str, key_token: &str, number: Option<&str>) ->
             r#""subsegments":[{{"name":"db","id":"70de5b6f19ff9a0c","start_time":1772409600.2,"end_time":1772409600.3,"sql":{{"sanitized_query":{token}}}}}]"#
         )),
         7 => base(&format!(r#""metadata":{{"card":{{"id":{token}}}}}"#)),
-        8 => base(&format!(r#""annotations":{{"PaymentId":"pay_1"}},{key_token}:"x""#)),
+        8 => base(&format!(
+            r#""annotations":{{"PaymentId":"pay_1"}},{key_token}:"x""#
+        )),
         9 => base(&format!(
             r#""subsegments":[{{"name":{token},"id":"70de5b6f19ff9a0c","start_time":1772409600.2,"end_time":1772409600.3}}]"#
         )),
@@ -313,7 +327,11 @@ fn quarantined_bytes_lose_their_cards_whatever_they_are() {
     // Not JSON, not UTF-8, JSON with a syntax error: cards go in every case.
     for bytes in [
         b"garbage 4242 4242 4242 4242 and jane@example.com".to_vec(),
-        [&b"\xff\xfe pan=4000%200566%205566%205556 "[..], &[0xc3, 0x28]].concat(),
+        [
+            &b"\xff\xfe pan=4000%200566%205566%205556 "[..],
+            &[0xc3, 0x28],
+        ]
+        .concat(),
         br#"{"a": "4242424242424242", "b": 5555555555554444,"#.to_vec(),
         br#"{"a": "\u0034242424242424242"}"#.to_vec(),
     ] {
@@ -364,11 +382,16 @@ async fn a_different_key_stops_the_export_until_the_change_is_recorded() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("--new-redaction-policy") && err.contains(recorded.key_fingerprint.as_deref().unwrap()),
+        err.contains("--new-redaction-policy")
+            && err.contains(recorded.key_fingerprint.as_deref().unwrap()),
         "{err}"
     );
     let chain = exporter::ledger::read_chain(&store).await.unwrap();
-    assert_eq!(chain.manifests.len(), 2, "the refused export wrote no manifest");
+    assert_eq!(
+        chain.manifests.len(),
+        2,
+        "the refused export wrote no manifest"
+    );
     // The lease was given back: the explicit change runs at once.
     export_with_key(&store, b"key-2", 3, true).await.unwrap();
     let chain = exporter::ledger::read_chain(&store).await.unwrap();

@@ -141,9 +141,9 @@ fn unit_at(b: &[u8], i: usize) -> (Unit, usize) {
             Some(b't') => (Unit::Separator, 2),
             Some(b'/') => (Unit::Separator, 2),
             Some(b'u') if i + 5 < b.len() => {
-                let code = b[i + 2..i + 6]
-                    .iter()
-                    .try_fold(0u32, |acc, &h| hex_value(h).map(|v| acc * 16 + u32::from(v)));
+                let code = b[i + 2..i + 6].iter().try_fold(0u32, |acc, &h| {
+                    hex_value(h).map(|v| acc * 16 + u32::from(v))
+                });
                 match code.and_then(|c| u8::try_from(c).ok()).map(classify) {
                     Some(Unit::Other) | None => (Unit::Other, 1),
                     Some(u) => (u, 6),
@@ -238,9 +238,11 @@ fn is_identifier(b: &[u8], r: &Range<usize>) -> bool {
         end += 1;
     }
     let overlaps = |s: usize, e: usize| s < r.end && r.start < e;
-    let hex_run = |at: usize, n: usize| at + n <= end && b[at..at + n].iter().all(u8::is_ascii_hexdigit);
+    let hex_run =
+        |at: usize, n: usize| at + n <= end && b[at..at + n].iter().all(u8::is_ascii_hexdigit);
     let bounded = |s: usize, e: usize| {
-        (s == 0 || !b[s - 1].is_ascii_alphanumeric()) && (e >= b.len() || !b[e].is_ascii_alphanumeric())
+        (s == 0 || !b[s - 1].is_ascii_alphanumeric())
+            && (e >= b.len() || !b[e].is_ascii_alphanumeric())
     };
     for at in start..end {
         // UUID, 8-4-4-4-12 (RFC 9562), as AWS request ids are written.
@@ -387,7 +389,7 @@ mod tests {
             "4242424242424241", // fails Luhn
             "1-69a4d300-4242424242424242aabbccdd",
             "1772409600.123456",
-            "1772409600122",   // Luhn-valid millisecond timestamp: 1 is no network's IIN
+            "1772409600122", // Luhn-valid millisecond timestamp: 1 is no network's IIN
             "1772409600122.5", // and as a float
             "42424242",
             "12345678901234567890123", // 23 digits glued together
@@ -395,7 +397,7 @@ mod tests {
             "req 42424242-4242-4242-4242-424242424242 ok",
             "d41d8cd98f00b204e9800998ecf8427e4242424242424242aaaaaaaaaaaaaaaa",
             "8ED410824A4426832741725E1A93A47FCC0A4944DCEEF67145B5", // a hex request id
-            "7000000000000005", // Luhn-valid, 7: no network
+            "7000000000000005",                                     // Luhn-valid, 7: no network
             "3400000000000000", // Luhn-valid Amex prefix at 16 digits: not issued
         ] {
             assert!(!has_card_number(text), "{text}");
@@ -416,7 +418,10 @@ mod tests {
         assert_eq!(n, 2);
         // A card beside a UUID is still found.
         let text = "96652218-3972-1106-4242-424242424242 4242424242424242";
-        assert_eq!(&text[find_card_numbers(text)[0].clone()], "4242424242424242");
+        assert_eq!(
+            &text[find_card_numbers(text)[0].clone()],
+            "4242424242424242"
+        );
     }
 
     #[test]

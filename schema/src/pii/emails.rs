@@ -61,13 +61,10 @@ pub fn find_emails(b: &[u8]) -> Vec<Range<usize>> {
             end -= 1;
         }
         let domain = &b[at + at_len..end];
-        let tld_ok = domain
-            .iter()
-            .rposition(|&c| c == b'.')
-            .is_some_and(|dot| {
-                let tld = &domain[dot + 1..];
-                dot > 0 && tld.len() >= 2 && tld.iter().all(u8::is_ascii_alphabetic)
-            });
+        let tld_ok = domain.iter().rposition(|&c| c == b'.').is_some_and(|dot| {
+            let tld = &domain[dot + 1..];
+            dot > 0 && tld.len() >= 2 && tld.iter().all(u8::is_ascii_alphabetic)
+        });
         if start < at && tld_ok {
             out.push(start..end);
             i = end;
@@ -105,7 +102,10 @@ mod tests {
 
     #[test]
     fn plain_and_percent_encoded() {
-        assert_eq!(emails("to Jane.Doe+x@Example.com."), ["Jane.Doe+x@Example.com"]);
+        assert_eq!(
+            emails("to Jane.Doe+x@Example.com."),
+            ["Jane.Doe+x@Example.com"]
+        );
         assert_eq!(
             emails("/u?e=jane%40example.com&q=a%20bob%40example.org"),
             ["jane%40example.com", "bob%40example.org"]

@@ -25,8 +25,7 @@ pub fn hints(b: &[u8]) -> Hints {
     Hints {
         card: digits >= 13 && may_hold_card_number(b),
         // `a@b.cd` is the shortest address found.
-        email: b.len() >= 6
-            && (at || (percent && memchr::memmem::find(b, b"%40").is_some())),
+        email: b.len() >= 6 && (at || (percent && memchr::memmem::find(b, b"%40").is_some())),
     }
 }
 
@@ -36,7 +35,13 @@ mod tests {
 
     #[test]
     fn hints_of_values() {
-        assert_eq!(hints(b"payments-api"), Hints { card: false, email: false });
+        assert_eq!(
+            hints(b"payments-api"),
+            Hints {
+                card: false,
+                email: false
+            }
+        );
         assert!(hints(b"card 4242 4242 4242 4242").card);
         assert!(!hints(b"1-69a4d300-a006649127e371903a2de979").card);
         assert!(hints(b"x=jane%40example.com").email);

@@ -249,9 +249,24 @@ mod tests {
         assert_eq!(t[0], (Key, "a".into(), None, false, r#""a""#.into()));
         assert_eq!(
             t[1],
-            (String, "x4y".into(), Some("a".into()), false, r#""x\u0034y""#.into())
+            (
+                String,
+                "x4y".into(),
+                Some("a".into()),
+                false,
+                r#""x\u0034y""#.into()
+            )
         );
-        assert_eq!(t[3], (Number, "1.5e3".into(), Some("n".into()), true, "1.5e3".into()));
+        assert_eq!(
+            t[3],
+            (
+                Number,
+                "1.5e3".into(),
+                Some("n".into()),
+                true,
+                "1.5e3".into()
+            )
+        );
         assert_eq!(t[4].1, "-2");
         assert_eq!(t[5], (Key, "k".into(), None, false, r#""k""#.into()));
         assert_eq!(t[6], (Key, "e".into(), None, false, r#""e""#.into()));
@@ -261,7 +276,13 @@ mod tests {
 
     #[test]
     fn what_it_cannot_follow_is_an_error() {
-        for text in [r#"{"a": "x"#, r#"{"a": [1}"#, r#"{"a": tru}"#, "{'a': 1}", r#"{"a":"\q"}"#] {
+        for text in [
+            r#"{"a": "x"#,
+            r#"{"a": [1}"#,
+            r#"{"a": tru}"#,
+            "{'a': 1}",
+            r#"{"a":"\q"}"#,
+        ] {
             assert!(tokens(text, &mut |_| {}).is_err(), "{text}");
         }
     }
