@@ -671,4 +671,48 @@ mod tests {
         .apply(text.to_owned(), &mut Tally::default());
         assert!(dropped.contains(r#""client_ip": "[redacted:ip]""#));
     }
+
+    #[test]
+    fn keys_that_were_cards_stay_distinct_and_places_are_counted() {
+        let text = r#"{"metadata":{"4111111111111111":1,"5555555555554444":2},"annotations":{"n":4111111111111111},"cause":{"exceptions":[{"message":"pan 4111 1111 1111 1111"}]}}"#;
+        let mut counts = Tally::default();
+        let out = keyed().apply(text.to_owned(), &mut counts);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let keys: Vec<&String> = v["metadata"].as_object().unwrap().keys().collect();
+        assert_eq!(keys.len(), 2, "{out}");
+        assert!(keys.iter().all(|k| k.starts_with(CARD_MARKER)), "{out}");
+        assert_eq!(v["annotations"]["n"], CARD_MARKER);
+        assert_eq!(counts.kinds[kinds::CARD], 4);
+        assert_eq!(counts.places["metadata"][kinds::CARD], 2);
+        assert_eq!(counts.places["annotations"][kinds::CARD], 1);
+        assert_eq!(counts.places["cause"][kinds::CARD], 1);
+    }
+
+    #[test]
+    fn a_name_is_an_email_unless_its_subsegment_is_sql() {
+        let text = r#"{"name":"jane@example.com","subsegments":[{"name":"ebdb@db.example.com","sql":{"user":"app@db.example.com"}},{"name":"bob%40example.com 4111111111111111"}]}"#;
+        let mut counts = Tally::default();
+        let out = keyed().apply(text.to_owned(), &mut counts);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert!(v["name"].as_str().unwrap().starts_with("[email:"), "{out}");
+        assert_eq!(v["subsegments"][0]["name"], "ebdb@db.example.com");
+        assert_eq!(v["subsegments"][0]["sql"]["user"], "app@db.example.com");
+        let second = v["subsegments"][1]["name"].as_str().unwrap();
+        assert!(
+            second.starts_with("[email:") && second.ends_with(CARD_MARKER),
+            "{out}"
+        );
+        assert_eq!(counts.kinds[kinds::EMAIL], 2);
+        assert_eq!(counts.kinds[kinds::CARD], 1);
+        // The same address in both spellings hashes the same.
+        let plain = keyed().apply(r#"{"a":"bob@example.com"}"#.into(), &mut Tally::default());
+        assert!(
+            second.starts_with(
+                &serde_json::from_str::<serde_json::Value>(&plain).unwrap()["a"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            )
+        );
+    }
 }
