@@ -253,6 +253,18 @@ impl Policy {
     /// Applies the policy to one document's JSON text. Returns the text (the same `String`
     /// when nothing changed) and counts what it removed. Text that is not JSON gets the
     /// rules of [`Policy::apply_bytes`], counted at [`places::OTHER`].
+    ///
+    /// ```
+    /// use exporter::redact::{Policy, Tally};
+    /// let mut tally = Tally::default();
+    /// let text = r#"{"metadata": {"pan": "4111 1111 1111 1111", "n": 5555555555554444, "t": 1772409600122}}"#;
+    /// let out = Policy::default().apply(text.to_owned(), &mut tally);
+    /// assert_eq!(
+    ///     out,
+    ///     r#"{"metadata": {"pan": "[redacted:card-number]", "n": "[redacted:card-number]", "t": 1772409600122}}"#
+    /// );
+    /// assert_eq!(tally.places["metadata"]["card_number"], 2);
+    /// ```
     pub fn apply(&self, text: String, tally: &mut Tally) -> String {
         if self.is_off() {
             return text;
