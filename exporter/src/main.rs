@@ -3,7 +3,10 @@
 //! stops cleanly before the invocation deadline. Configuration: [`exporter::config`].
 //!
 //! A manual invocation may pass `{"from": "YYYY-MM-DD", "to": "YYYY-MM-DD"}` to seal an
-//! exact range of days.
+//! exact range of days, and `{"new_redaction_policy": true}` to export under a redaction
+//! policy or hashing key other than the one the archive's manifests record (the change is
+//! recorded in the next manifest). The hashing key comes from the Secrets Manager secret
+//! named by `XRAY_ARCHIVE_HASH_KEY_SECRET_ARN` ([`exporter::config::hash_key_from_secret`]).
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 

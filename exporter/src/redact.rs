@@ -253,6 +253,18 @@ impl Policy {
     /// Applies the policy to one document's JSON text. Returns the text (the same `String`
     /// when nothing changed) and counts what it removed. Text that is not JSON gets the
     /// rules of [`Policy::apply_bytes`], counted at [`places::OTHER`].
+    ///
+    /// ```
+    /// use exporter::redact::{Policy, Tally};
+    /// let mut tally = Tally::default();
+    /// let text = r#"{"metadata": {"pan": "4111 1111 1111 1111", "n": 5555555555554444, "t": 1772409600122}}"#;
+    /// let out = Policy::default().apply(text.to_owned(), &mut tally);
+    /// assert_eq!(
+    ///     out,
+    ///     r#"{"metadata": {"pan": "[redacted:card-number]", "n": "[redacted:card-number]", "t": 1772409600122}}"#
+    /// );
+    /// assert_eq!(tally.places["metadata"]["card_number"], 2);
+    /// ```
     pub fn apply(&self, text: String, tally: &mut Tally) -> String {
         if self.is_off() {
             return text;
@@ -312,8 +324,8 @@ impl Policy {
     }
 
     /// Card numbers and emails anywhere in `b`, as edits of `b`.
-    fn text_edits(&self, b: &[u8]) -> (Vec<(Range<usize>, String)>, Vec<(&'static str, u64)>) {
-        let mut edits: Vec<(Range<usize>, String)> = Vec::new();
+    fn text_edits(&self, b: &[u8]) -> (Edits, Vec<(&'static str, u64)>) {
+        let mut edits: Edits = Vec::new();
         let mut found = Vec::new();
         if self.cards {
             let cards = find_card_numbers_in_bytes(b);
@@ -338,17 +350,7 @@ impl Policy {
     }
 
     /// The edits of one JSON document's tokens, and what they remove.
-    #[allow(clippy::type_complexity)]
-    fn json_edits(
-        &self,
-        text: &str,
-    ) -> Result<
-        (
-            Vec<(Range<usize>, String)>,
-            Vec<(&'static str, &'static str, u64)>,
-        ),
-        schema::pii::json::SyntaxError,
-    > {
+    fn json_edits(&self, text: &str) -> Result<(Edits, Found), schema::pii::json::SyntaxError> {
         let mut walk = Walk {
             policy: self,
             edits: Vec::new(),
@@ -376,6 +378,12 @@ impl Policy {
     }
 }
 
+/// Replacements of byte spans.
+type Edits = Vec<(Range<usize>, String)>;
+
+/// What a set of edits removes: kind, place, how many.
+type Found = Vec<(&'static str, &'static str, u64)>;
+
 /// A `name` value with an email-shaped part: a person's address, unless its object turns out
 /// to be a SQL subsegment (its `sql` key may come after the name).
 struct PendingName {
@@ -393,8 +401,8 @@ struct PendingName {
 /// One pass over a document's tokens.
 struct Walk<'p> {
     policy: &'p Policy,
-    edits: Vec<(Range<usize>, String)>,
-    found: Vec<(&'static str, &'static str, u64)>,
+    edits: Edits,
+    found: Found,
     /// Objects with a `sql` key.
     sql_objects: Vec<usize>,
     names: Vec<PendingName>,
@@ -554,7 +562,7 @@ fn names_a_database(t: &Token<'_, '_>) -> bool {
         && t.path[n - 2].key == Some("sql")
 }
 
-fn splice_bytes(b: &[u8], mut edits: Vec<(Range<usize>, String)>) -> Vec<u8> {
+fn splice_bytes(b: &[u8], mut edits: Edits) -> Vec<u8> {
     edits.sort_by_key(|(r, _)| r.start);
     let mut out = Vec::with_capacity(b.len());
     let mut at = 0;
@@ -674,5 +682,49 @@ mod tests {
         }
         .apply(text.to_owned(), &mut Tally::default());
         assert!(dropped.contains(r#""client_ip": "[redacted:ip]""#));
+    }
+
+    #[test]
+    fn keys_that_were_cards_stay_distinct_and_places_are_counted() {
+        let text = r#"{"metadata":{"4111111111111111":1,"5555555555554444":2},"annotations":{"n":4111111111111111},"cause":{"exceptions":[{"message":"pan 4111 1111 1111 1111"}]}}"#;
+        let mut counts = Tally::default();
+        let out = keyed().apply(text.to_owned(), &mut counts);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let keys: Vec<&String> = v["metadata"].as_object().unwrap().keys().collect();
+        assert_eq!(keys.len(), 2, "{out}");
+        assert!(keys.iter().all(|k| k.starts_with(CARD_MARKER)), "{out}");
+        assert_eq!(v["annotations"]["n"], CARD_MARKER);
+        assert_eq!(counts.kinds[kinds::CARD], 4);
+        assert_eq!(counts.places["metadata"][kinds::CARD], 2);
+        assert_eq!(counts.places["annotations"][kinds::CARD], 1);
+        assert_eq!(counts.places["cause"][kinds::CARD], 1);
+    }
+
+    #[test]
+    fn a_name_is_an_email_unless_its_subsegment_is_sql() {
+        let text = r#"{"name":"jane@example.com","subsegments":[{"name":"ebdb@db.example.com","sql":{"user":"app@db.example.com"}},{"name":"bob%40example.com 4111111111111111"}]}"#;
+        let mut counts = Tally::default();
+        let out = keyed().apply(text.to_owned(), &mut counts);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert!(v["name"].as_str().unwrap().starts_with("[email:"), "{out}");
+        assert_eq!(v["subsegments"][0]["name"], "ebdb@db.example.com");
+        assert_eq!(v["subsegments"][0]["sql"]["user"], "app@db.example.com");
+        let second = v["subsegments"][1]["name"].as_str().unwrap();
+        assert!(
+            second.starts_with("[email:") && second.ends_with(CARD_MARKER),
+            "{out}"
+        );
+        assert_eq!(counts.kinds[kinds::EMAIL], 2);
+        assert_eq!(counts.kinds[kinds::CARD], 1);
+        // The same address in both spellings hashes the same.
+        let plain = keyed().apply(r#"{"a":"bob@example.com"}"#.into(), &mut Tally::default());
+        assert!(
+            second.starts_with(
+                &serde_json::from_str::<serde_json::Value>(&plain).unwrap()["a"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            )
+        );
     }
 }

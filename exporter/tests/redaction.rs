@@ -43,7 +43,7 @@ fn luhn(d: &[u8]) -> bool {
             if v > 9 { v - 9 } else { v }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Network prefixes and lengths (Visa, Mastercard, Amex, Discover, Diners, JCB, UnionPay,

@@ -156,6 +156,13 @@ fn unit_at(b: &[u8], i: usize) -> (Unit, usize) {
 }
 
 /// Byte ranges of the card numbers in `text`, in order, not overlapping.
+///
+/// ```
+/// use schema::pii::find_card_numbers;
+/// let text = "pan_4111%201111%201111%201111 at 1772409600122, req 96652218-3972-1106-4242-424242424242";
+/// let found: Vec<&str> = find_card_numbers(text).into_iter().map(|r| &text[r]).collect();
+/// assert_eq!(found, ["4111%201111%201111%201111"]);
+/// ```
 pub fn find_card_numbers(text: &str) -> Vec<Range<usize>> {
     find_card_numbers_in_bytes(text.as_bytes())
 }

@@ -287,6 +287,58 @@ mod tests {
         }
     }
 
+    fn expected(v: &serde_json::Value, out: &mut Vec<(TokenKind, String)>) {
+        use serde_json::Value;
+        match v {
+            Value::String(s) => out.push((TokenKind::String, s.clone())),
+            Value::Number(n) => out.push((TokenKind::Number, n.to_string())),
+            Value::Array(a) => a.iter().for_each(|x| expected(x, out)),
+            Value::Object(m) => {
+                for (k, x) in m {
+                    out.push((TokenKind::Key, k.clone()));
+                    expected(x, out);
+                }
+            }
+            Value::Bool(_) | Value::Null => {}
+        }
+    }
+
+    fn json_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(serde_json::Value::from),
+            "\\PC{0,12}".prop_map(serde_json::Value::from),
+            "[\"\\\\/\n\t\u{1}a-z0-9 ]{0,12}".prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::from),
+                proptest::collection::btree_map("\\PC{0,8}", inner, 0..6)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// Every token of any JSON text, compact or pretty, in order, decoded as serde_json
+        /// decodes it; and a splice without edits gives the same bytes back.
+        #[test]
+        fn tokens_of_any_json(v in json_value(), pretty in proptest::prelude::any::<bool>()) {
+            let text = if pretty { serde_json::to_string_pretty(&v).unwrap() } else { v.to_string() };
+            let mut got = Vec::new();
+            tokens(&text, &mut |t| got.push((t.kind, t.value.to_string()))).unwrap();
+            let mut want = Vec::new();
+            expected(&v, &mut want);
+            proptest::prop_assert_eq!(got, want);
+            proptest::prop_assert_eq!(splice(&text, Vec::new()), text);
+        }
+    }
+
     #[test]
     fn splice_replaces_only_the_spans() {
         let text = r#"{ "a" : 1,  "b":"c" }"#;
