@@ -5,7 +5,8 @@
 //! and the archive size as a fraction of the input JSON, against a plain per-table zstd
 //! write (input order, no dictionary, default zstd level). It also prints the redaction
 //! policy's cost: conversion with the default policy (keyed) against no redaction, both in
-//! the same run.
+//! the same run, and the same traces as `aws/spans` records (CloudWatch Transaction Search)
+//! against the X-Ray path, in spans per second.
 //!
 //! ```sh
 //! cargo bench -p exporter --bench convert            # 20,000 traces
@@ -217,6 +218,42 @@ fn main() {
     println!(
         "redaction alone (the policy over every document, no conversion): median {m_alone:.3} s = {:.2} µs per document",
         m_alone * 1e6 / docs.len() as f64
+    );
+    // The same traces as Transaction Search stores them: one `aws/spans` record a span.
+    let span_inputs: Vec<String> = responses
+        .iter()
+        .map(|r| {
+            let v: serde_json::Value = serde_json::from_str(r).unwrap();
+            let docs: Vec<schema::SegmentDocument> = v["Traces"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|t| t["Segments"].as_array().unwrap().clone())
+                .map(|s| schema::SegmentDocument::parse(s["Document"].as_str().unwrap()).unwrap())
+                .collect();
+            payment_core::otel::aws_spans_lines(&docs)
+        })
+        .collect();
+    let span_bytes: u64 = span_inputs.iter().map(|r| r.len() as u64).sum();
+    let mut xray_runs = Vec::new();
+    let mut span_runs = Vec::new();
+    for _ in 0..runs {
+        let t = Instant::now();
+        std::hint::black_box(archive(&responses, policy.clone()));
+        xray_runs.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        let (records, _) = archive(&span_inputs, policy.clone());
+        span_runs.push(t.elapsed().as_secs_f64());
+        assert_eq!(records as usize, spans, "one segments row per span record");
+    }
+    let (m_xray, m_spans) = (median(xray_runs), median(span_runs.clone()));
+    println!(
+        "aws/spans input ({spans} records, {:.1} MiB of JSON Lines): median {m_spans:.3} s of {runs} runs {span_runs:.3?} = {:.0} spans/s; \
+         the X-Ray path in the same run: median {m_xray:.3} s = {:.0} spans/s; ratio aws-spans/X-Ray time = {:.2}x",
+        span_bytes as f64 / (1 << 20) as f64,
+        spans as f64 / m_spans,
+        spans as f64 / m_xray,
+        m_spans / m_xray
     );
     let archive_bytes: u64 = tables.values().map(|t| t.0).sum();
     for (name, (bytes, objects)) in &tables {

@@ -5,7 +5,8 @@
 //!   `[redacted:card-number]`, wherever they are: any string value, any object key, any
 //!   number. A card written as a JSON number becomes the marker as a string. X-Ray's own id
 //!   fields (a segment's `id`, `parent_id`, `trace_id`, `precursor_ids`, an exception's `id`
-//!   and `cause`) holding ids in X-Ray's formats are ids, not card data; no other key name
+//!   and `cause`) holding ids in X-Ray's formats, and an OpenTelemetry span record's
+//!   `traceId`, `spanId` and `parentSpanId`, are ids, not card data; no other key name
 //!   exempts anything.
 //! - Email addresses (`@` or `%40`), under any key: kept, dropped (`[redacted:email]`) or
 //!   keyed-hashed (`[email:<16 hex of HMAC-SHA256>]`, the same address always the same
@@ -524,10 +525,23 @@ fn place_of(path: &[Frame<'_>]) -> &'static str {
 
 /// True for an X-Ray id in one of X-Ray's own id fields: a segment's (the document's, or a
 /// `subsegments` element's) `id`, `parent_id`, `trace_id` and `precursor_ids`, and an
-/// exception's `id` and `cause`, holding a 16-hex id or a trace id.
+/// exception's `id` and `cause`, holding a 16-hex id or a trace id; and an OpenTelemetry
+/// span record's `traceId`, `spanId` and `parentSpanId`.
 fn is_xray_id(t: &Token<'_, '_>) -> bool {
     let v: &str = &t.value;
-    if t.kind != TokenKind::String || !(schema::is_segment_id(v) || schema::is_trace_id(v)) {
+    if t.kind != TokenKind::String {
+        return false;
+    }
+    // An OpenTelemetry span record's own ids: `traceId` (32 hex), `spanId` and
+    // `parentSpanId` (16 hex), at the top of the record.
+    if t.path.len() == 1 {
+        match t.key() {
+            Some("traceId") => return schema::otel::is_w3c_trace_id(v),
+            Some("spanId" | "parentSpanId") => return schema::is_segment_id(v),
+            _ => {}
+        }
+    }
+    if !(schema::is_segment_id(v) || schema::is_trace_id(v)) {
         return false;
     }
     let n = t.path.len();
@@ -627,6 +641,24 @@ mod tests {
         assert_eq!(v["precursor_ids"][1], "4000056655665556");
         assert_eq!(v["metadata"]["pan"], "[redacted:card-number]");
         assert_eq!(counts.kinds[kinds::CARD], 1);
+    }
+
+    #[test]
+    fn span_record_ids_of_decimal_digits_are_not_card_numbers() {
+        // Transaction Search's own id fields; the same digits elsewhere are a card.
+        let text = r#"{"traceId":"4242424242424242aaaaaaaaaaaaaaaa","spanId":"4242424242424242","parentSpanId":"5555555555554444","attributes":{"spanId":"4242424242424242"},"events":[{"attributes":{"parentSpanId":"5555555555554444"}}]}"#;
+        let mut counts = Tally::default();
+        let out = keyed().apply(text.to_owned(), &mut counts);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["traceId"], "4242424242424242aaaaaaaaaaaaaaaa");
+        assert_eq!(v["spanId"], "4242424242424242");
+        assert_eq!(v["parentSpanId"], "5555555555554444");
+        assert_eq!(v["attributes"]["spanId"], "[redacted:card-number]");
+        assert_eq!(
+            v["events"][0]["attributes"]["parentSpanId"],
+            "[redacted:card-number]"
+        );
+        assert_eq!(counts.kinds[kinds::CARD], 2);
     }
 
     #[test]

@@ -48,4 +48,6 @@ def test_the_embedded_engine_reads_an_archive_in_s3(binary, samples, archive, mo
     from_s3 = run_cli(binary, moto["clean"], "query", "--archive", f"s3://{bucket}/prod", "--sql", sql, "--format", "json")
     from_dir = run_cli(binary, moto["clean"], "query", "--archive", str(local), "--sql", sql, "--format", "json")
     assert json.loads(from_s3.stdout) == json.loads(from_dir.stdout)
-    assert sum(r["spans"] for r in json.loads(from_s3.stdout)) == 41
+    # 41 spans in the samples' documents, one of them an in-progress snapshot of a
+    # completed segment that is archived too, so counted once.
+    assert sum(r["spans"] for r in json.loads(from_s3.stdout)) == 40
