@@ -106,15 +106,12 @@ pub async fn hash_key_from_secret() -> Result<Option<Vec<u8>>> {
         DEFAULT_EXTENSION_PORT,
     )?;
     let token = var("AWS_SESSION_TOKEN").unwrap_or_default();
-    let value = tokio::task::spawn_blocking(move || read_secret(port, &token, &secret))
-        .await
-        .map_err(|e| Error::Config(format!("reading the hash key: {e}")))??;
+    let value = read_secret(port, &token, &secret).await?;
     Ok(Some(value.into_bytes()))
 }
 
 /// GET `/secretsmanager/get?secretId=...` from the extension on `port`: its `SecretString`.
-fn read_secret(port: u16, token: &str, secret: &str) -> Result<String> {
-    use std::io::{Read, Write};
+async fn read_secret(port: u16, token: &str, secret: &str) -> Result<String> {
     let fail = |why: String| {
         Error::Config(format!(
             "cannot read the redaction hash key from {HASH_KEY_SECRET_ENV}={secret}: {why}. \
@@ -122,52 +119,27 @@ fn read_secret(port: u16, token: &str, secret: &str) -> Result<String> {
              secretsmanager:GetSecretValue on the secret (infra/ sets both)"
         ))
     };
-    let encoded: String = secret
-        .bytes()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || b"-_.~".contains(&c) {
-                char::from(c).to_string()
-            } else {
-                format!("%{c:02X}")
-            }
-        })
-        .collect();
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))
-        .map_err(|e| fail(format!("no extension on port {port}: {e}")))?;
-    let timeout = Some(std::time::Duration::from_secs(10));
-    stream
-        .set_read_timeout(timeout)
-        .map_err(|e| fail(e.to_string()))?;
-    let request = format!(
-        "GET /secretsmanager/get?secretId={encoded} HTTP/1.1\r\nHost: localhost\r\n\
-         X-Aws-Parameters-Secrets-Token: {token}\r\nConnection: close\r\n\r\n"
-    );
-    stream
-        .write_all(request.as_bytes())
-        .map_err(|e| fail(e.to_string()))?;
-    let mut response = Vec::new();
-    stream
-        .read_to_end(&mut response)
-        .map_err(|e| fail(e.to_string()))?;
-    let text = String::from_utf8_lossy(&response);
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| fail("the extension sent no HTTP response".into()))?;
-    let status = head.split_whitespace().nth(1).unwrap_or("");
-    if status != "200" {
+    let url = url::Url::parse_with_params(
+        &format!("http://127.0.0.1:{port}/secretsmanager/get"),
+        [("secretId", secret)],
+    )
+    .map_err(|e| fail(e.to_string()))?;
+    let response = reqwest::Client::new()
+        .get(url)
+        .header("X-Aws-Parameters-Secrets-Token", token)
+        .timeout(std::time::Duration::from_secs(10))
+        .send()
+        .await
+        .map_err(|e| fail(format!("no answer from the extension on port {port}: {e}")))?;
+    let status = response.status();
+    let body = response.text().await.map_err(|e| fail(e.to_string()))?;
+    if !status.is_success() {
         return Err(fail(format!(
-            "the extension answered {status}: {}",
+            "the extension answered {}: {}",
+            status.as_u16(),
             body.trim()
         )));
     }
-    let body = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        dechunk(body)
-    } else {
-        body.to_owned()
-    };
     #[derive(serde::Deserialize)]
     struct Secret {
         #[serde(rename = "SecretString")]
@@ -179,22 +151,6 @@ fn read_secret(port: u16, token: &str, secret: &str) -> Result<String> {
         .secret_string
         .filter(|s| !s.is_empty())
         .ok_or_else(|| fail("the secret has no SecretString".into()))
-}
-
-/// The body of a chunked HTTP/1.1 response.
-fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if n == 0 || rest.len() < n {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        body = rest[n..].trim_start_matches("\r\n");
-    }
-    out
 }
 
 #[cfg(test)]
@@ -216,33 +172,40 @@ mod tests {
         (port, handle)
     }
 
-    #[test]
-    fn reads_the_key_through_the_extension() {
+    #[tokio::test]
+    async fn reads_the_key_through_the_extension() {
         let (port, request) = extension(
             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{\"Name\":\"k\",\"SecretString\":\"s3cr3t\"}",
         );
         let arn = "arn:aws:secretsmanager:eu-west-1:1:secret:hash-AbC";
-        assert_eq!(read_secret(port, "tok", arn).unwrap(), "s3cr3t");
+        assert_eq!(read_secret(port, "tok", arn).await.unwrap(), "s3cr3t");
         let request = request.join().unwrap();
         assert!(
             request.starts_with("GET /secretsmanager/get?secretId=arn%3Aaws%3Asecretsmanager%3Aeu-west-1%3A1%3Asecret%3Ahash-AbC HTTP/1.1"),
             "{request}"
         );
         assert!(
-            request.contains("X-Aws-Parameters-Secrets-Token: tok\r\n"),
+            request
+                .to_ascii_lowercase()
+                .contains("x-aws-parameters-secrets-token: tok\r\n"),
             "{request}"
         );
 
         let (port, _) = extension(
             "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n{\"SecretString\":\r\n6\r\n\"abc\"}\r\n0\r\n\r\n",
         );
-        assert_eq!(read_secret(port, "tok", "s").unwrap(), "abc");
+        assert_eq!(read_secret(port, "tok", "s").await.unwrap(), "abc");
     }
 
-    #[test]
-    fn says_what_to_do_when_the_extension_refuses() {
-        let (port, _) = extension("HTTP/1.1 400 Bad Request\r\n\r\nnot authorized");
-        let e = read_secret(port, "tok", "arn:x").unwrap_err().to_string();
+    #[tokio::test]
+    async fn says_what_to_do_when_the_extension_refuses() {
+        let (port, _) = extension(
+            "HTTP/1.1 400 Bad Request\r\nContent-Length: 14\r\nConnection: close\r\n\r\nnot authorized",
+        );
+        let e = read_secret(port, "tok", "arn:x")
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("400") && e.contains("secretsmanager:GetSecretValue"),
             "{e}"

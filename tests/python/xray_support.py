@@ -17,6 +17,8 @@ import time
 import boto3
 import pyarrow.parquet as pq
 
+from card_scanner import luhn  # noqa: F401 (re-exported for the tests)
+
 REGION = "us-east-1"
 CREDS = dict(region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test")
 
@@ -319,14 +321,6 @@ class RuntimeApi:
 
 # Not glued to a word, but a JSON escape such as \n right before counts as a separator.
 LUHN_CANDIDATE = re.compile(r"(?:(?<![\w])|(?<=\\[nrtbf]))\d(?:[ -]?\d){12,18}(?![\w])")
-
-
-def luhn(digits: str) -> bool:
-    total = 0
-    for i, d in enumerate(reversed(digits)):
-        v = int(d) * (2 if i % 2 else 1)
-        total += v - 9 if v > 9 else v
-    return total % 10 == 0
 
 
 def card_numbers(text: str) -> list[str]:
