@@ -111,18 +111,13 @@ pub fn hash_customer_id(key: &[u8], customer_id: &str) -> String {
 mod tests {
     use super::*;
 
+    /// The guard uses `schema::pii`'s rules, tested in every spelling there; a few of them,
+    /// as VaultLink's values would carry them.
     #[test]
     fn finds_cards_in_every_common_format() {
         for text in [
-            "4242424242424242",
             "card 4242 4242 4242 4242 exp 12/30",
-            "pan=4000-0566-5566-5556;",
-            "amex 378282246310005",
-            "diners 30569309025904",
-            "order 12345 4242424242424242",
-            "{\"n\":5555555555554444}",
             "pay_4242424242424242", // glued to a word: `pan_4111…` is how cards reach logs
-            "4242.4242.4242.4242",
             "%B4242424242424242^DOE/JANE^2512101",
         ] {
             assert!(has_card_number(text), "{text}");
