@@ -179,6 +179,10 @@ enum Command {
         /// BatchGetTraces calls in flight.
         #[arg(long, default_value_t = 4, value_name = "N")]
         concurrency: usize,
+        /// Seal under a redaction policy or hashing key other than the one the archive's
+        /// manifests record (see `export --help`).
+        #[arg(long)]
+        new_redaction_policy: bool,
         /// Print the summary as JSON on stdout.
         #[arg(long)]
         json: bool,
@@ -517,6 +521,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             to,
             seal_after,
             concurrency,
+            new_redaction_policy,
             json,
         } => {
             if from > to {
@@ -528,7 +533,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 to: Some(to),
                 seal_after,
                 concurrency,
-                new_redaction_policy: false,
+                new_redaction_policy,
             };
             xray::export(&store, &range, json).await
         }
