@@ -254,21 +254,26 @@ impl<'a, S: ArchiveStore> ArchiveWriter<'a, S> {
                     }
                 }
             }
-            SourceContent::Span {
-                text,
-                format,
-                context,
-            } => {
+            SourceContent::Span(record) => {
+                let mut record = *record;
                 let mut found = Tally::default();
+                let text = std::mem::take(&mut record.text);
                 let text = self.config.redaction.apply(text, &mut found);
-                let context = context.map(|c| self.config.redaction.apply(c, &mut found));
-                let record = schema::otel::reread(&text, format, context.as_deref());
-                let archived = record
-                    .map_err(|reason| (text.clone(), reason))
-                    .and_then(|r| {
-                        ArchivedSegment::from_span(r, &self.config.span_keys)
-                            .map_err(|rejected| (rejected.text, rejected.rejection.to_string()))
-                    });
+                let context = schema::otel::context_of(&record)
+                    .map(|c| self.config.redaction.apply(c, &mut found));
+                // Read again only what the policy rewrote, so no removed value reaches a
+                // column; an untouched record keeps the span its reader parsed.
+                let record = if found.kinds.is_empty() {
+                    record.text = text;
+                    Ok(record)
+                } else {
+                    schema::otel::reread(&text, record.format, context.as_deref())
+                        .map_err(|reason| (text, reason))
+                };
+                let archived = record.and_then(|r| {
+                    ArchivedSegment::from_span(r, &self.config.span_keys)
+                        .map_err(|rejected| (rejected.text, rejected.rejection.to_string()))
+                });
                 match archived {
                     Ok(seg) => {
                         self.summary.count_redactions(&found, None);

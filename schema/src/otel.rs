@@ -118,23 +118,54 @@ pub struct SpanInput {
     pub control_messages: u64,
 }
 
-/// True when `bytes` look like span input: compressed (a subscription payload) or JSON that
-/// names a span record, a subscription payload or an OTLP export near its start.
+/// True when `bytes` are span input: compressed (a subscription payload), or JSON whose
+/// first value (or an array's first element) has a top-level `traceId`, `resourceSpans` or
+/// `messageType`. X-Ray writes `trace_id`, so an X-Ray document that merely mentions
+/// `traceId` somewhere inside stays X-Ray input. The keys are looked for in the first 4 KiB
+/// first, so X-Ray input, the conversion's hot path, costs three substring searches.
 pub fn looks_like_spans(bytes: &[u8]) -> bool {
     if is_compressed(bytes) {
         return true;
     }
     let head = &bytes[..bytes.len().min(4096)];
-    let head = String::from_utf8_lossy(head);
-    [
-        "\"resourceSpans\"",
-        "\"logEvents\"",
-        "\"messageType\"",
-        "\"spanId\"",
-    ]
-    .iter()
-    .any(|k| head.contains(k))
-        && !head.contains("\"Segments\"")
+    let named = ["\"traceId\"", "\"resourceSpans\"", "\"messageType\""]
+        .iter()
+        .any(|k| memchr::memmem::find(head, k.as_bytes()).is_some());
+    named && first_value_names_spans(bytes)
+}
+
+/// The top-level keys that make a JSON object span input.
+#[derive(serde::Deserialize)]
+struct SpanKeys {
+    #[serde(rename = "traceId")]
+    trace_id: Option<serde::de::IgnoredAny>,
+    #[serde(rename = "resourceSpans")]
+    resource_spans: Option<serde::de::IgnoredAny>,
+    #[serde(rename = "messageType")]
+    message_type: Option<serde::de::IgnoredAny>,
+}
+
+fn first_value_names_spans(bytes: &[u8]) -> bool {
+    let Some(Ok(first)) = serde_json::Deserializer::from_slice(bytes)
+        .into_iter::<&RawValue>()
+        .next()
+    else {
+        return false;
+    };
+    let object = if first.get().starts_with('[') {
+        match serde_json::from_str::<Vec<&RawValue>>(first.get()) {
+            Ok(items) => match items.first() {
+                Some(item) => *item,
+                None => return false,
+            },
+            Err(_) => return false,
+        }
+    } else {
+        first
+    };
+    serde_json::from_str::<SpanKeys>(object.get()).is_ok_and(|k| {
+        k.trace_id.is_some() || k.resource_spans.is_some() || k.message_type.is_some()
+    })
 }
 
 fn is_compressed(bytes: &[u8]) -> bool {

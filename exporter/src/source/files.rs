@@ -303,14 +303,9 @@ fn emit_spans(
         (false, false) => format!("{prefix} {l}"),
     };
     for record in input.records {
-        let context = schema::otel::context_of(&record);
         emit(SourceItem {
             location: at(format!("span {}", record.span.span_id)),
-            item: SourceContent::Span {
-                text: record.text,
-                format: record.format,
-                context,
-            },
+            item: SourceContent::Span(Box::new(record)),
             source: name.to_owned(),
         });
     }

@@ -156,15 +156,9 @@ pub enum SourceContent {
         /// X-Ray's LimitExceeded for its trace, when the input said.
         limit_exceeded: Option<bool>,
     },
-    /// An OpenTelemetry span record: an `aws/spans` record or a span of an OTLP export.
-    Span {
-        /// Its exact text.
-        text: String,
-        /// Which of the two.
-        format: schema::otel::SpanFormat,
-        /// An OTLP span's resource and scope ([`schema::otel::context_of`]).
-        context: Option<String>,
-    },
+    /// An OpenTelemetry span record (an `aws/spans` record or a span of an OTLP export), its
+    /// exact text and the span read from it.
+    Span(Box<schema::otel::SpanRecord>),
     /// A CloudWatch Logs `CONTROL_MESSAGE`: no data, skipped and counted.
     Control,
     /// Input that is not trace data; quarantined with the reason.

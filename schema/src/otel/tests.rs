@@ -326,4 +326,11 @@ fn span_input_is_told_from_x_ray_input() {
     assert!(!looks_like_spans(
         br#"{"name":"a","id":"70de5b6f19ff9a0a","trace_id":"1-581cf771-a006649127e371903a2de979"}"#
     ));
+    // An X-Ray document whose metadata names an OpenTelemetry trace id is still X-Ray's.
+    assert!(!looks_like_spans(
+        br#"{"name":"a","id":"70de5b6f19ff9a0a","trace_id":"1-581cf771-a006649127e371903a2de979","metadata":{"default":{"traceId":"581cf771a006649127e371903a2de979"}}}"#
+    ));
+    assert!(looks_like_spans(
+        br#"[{"traceId":"581cf771a006649127e371903a2de979","spanId":"70de5b6f19ff9a0a"}]"#
+    ));
 }
