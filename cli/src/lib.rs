@@ -111,6 +111,13 @@ pub struct RangeArgs {
     /// records the new policy and that it changed.
     #[arg(long)]
     new_redaction_policy: bool,
+    /// Where Firehose stages the aws/spans subscription (s3://bucket/aws-spans/, or a
+    /// directory in the same YYYY/MM/DD/HH/ layout). With CloudWatch Transaction Search on,
+    /// X-Ray's API sees only the indexed share of spans: days are then sealed from staging
+    /// and from X-Ray together, each contributing what it holds (a trace in both is taken
+    /// from staging).
+    #[arg(long, env = "XRAY_ARCHIVE_STAGING_URL", value_name = "URL")]
+    staging: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -125,7 +132,9 @@ enum Command {
     /// in, the day's parts are written once (one per table while under 128 MB) and a
     /// manifest under _manifests/ commits them. A day X-Ray has already begun deleting
     /// (older than 30 days) is sealed as `expired`, and status and verify report it as a
-    /// loss. Uses the standard AWS configuration (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL
+    /// loss. With --staging (CloudWatch Transaction Search), the staged aws/spans records
+    /// are sealed into the same tables beside what X-Ray holds. Uses the standard AWS
+    /// configuration (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL
     /// for emulators).
     ///
     /// --source FILE_OR_DIR: imports a file or a directory tree (sorted, skipping *.md and
@@ -141,6 +150,7 @@ enum Command {
     /// Examples:
     ///   xray-archive export --source xray --archive s3://audit-archive/prod
     ///   xray-archive export --source xray --archive ./archive --from 2026-11-20 --to 2026-11-21
+    ///   xray-archive export --source xray --archive s3://audit-archive/prod --staging s3://audit-spans/aws-spans/
     ///   xray-archive export --source ./batch-get-traces/ --archive ./archive
     #[command(verbatim_doc_comment)]
     Export {
@@ -183,6 +193,9 @@ enum Command {
         /// manifests record (see `export --help`).
         #[arg(long)]
         new_redaction_policy: bool,
+        /// The aws/spans staging prefix (see `export --help`).
+        #[arg(long, env = "XRAY_ARCHIVE_STAGING_URL", value_name = "URL")]
+        staging: Option<String>,
         /// Print the summary as JSON on stdout.
         #[arg(long)]
         json: bool,
@@ -522,6 +535,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             seal_after,
             concurrency,
             new_redaction_policy,
+            staging,
             json,
         } => {
             if from > to {
@@ -534,6 +548,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 seal_after,
                 concurrency,
                 new_redaction_policy,
+                staging,
             };
             xray::export(&store, &range, json).await
         }

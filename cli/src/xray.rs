@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 use exporter::seal::{Outcome, RunReport, SealOptions, Status, seal_days, status as read_status};
+use exporter::source::staging::ExportSource;
 use exporter::{AnyStore, ArchiveStore, WriterConfig, XRaySource};
 
 use crate::RangeArgs;
@@ -11,8 +12,9 @@ use crate::export::{ProgressReporter, STEPS_TEMPLATE};
 use crate::output::human_bytes;
 
 pub async fn export(store: &AnyStore, range: &RangeArgs, json: bool) -> anyhow::Result<ExitCode> {
-    let source = XRaySource::from_env(range.concurrency).await;
-    let destination = source.check_destination().await?;
+    let xray = XRaySource::from_env(range.concurrency).await;
+    let staging = exporter::config::staging_source(range.staging.as_deref()).await?;
+    let (source, destination) = ExportSource::choose(xray, staging).await?;
     let options = SealOptions {
         seal_after_days: range.seal_after,
         from: range.from,
@@ -33,8 +35,9 @@ pub async fn export(store: &AnyStore, range: &RangeArgs, json: bool) -> anyhow::
     reporter.finish();
     if json {
         let mut out = serde_json::to_value(&report)?;
-        out["api_calls"] = serde_json::to_value(source.api_calls())?;
-        out["xray"] = serde_json::to_value(source.pace_stats())?;
+        out["api_calls"] = serde_json::to_value(source.xray().api_calls())?;
+        out["xray"] = serde_json::to_value(source.xray().pace_stats())?;
+        out["staging"] = serde_json::to_value(source.staging().map(|s| s.stats()))?;
         out["destination"] = format!("{destination:?}").into();
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
@@ -43,7 +46,7 @@ pub async fn export(store: &AnyStore, range: &RangeArgs, json: bool) -> anyhow::
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_report(r: &RunReport, source: &XRaySource) {
+fn print_report(r: &RunReport, source: &ExportSource<AnyStore>) {
     let bytes: u64 = r.days.iter().map(|d| d.bytes).sum();
     println!(
         "Sealed {} of {} due days: {} traces ({} segment documents), {} -> {}",
@@ -69,12 +72,22 @@ fn print_report(r: &RunReport, source: &XRaySource) {
     if r.quarantined > 0 {
         println!("  quarantined: {} (see _quarantine/)", r.quarantined);
     }
-    let calls = source.api_calls();
-    let pace = source.pace_stats();
+    let calls = source.xray().api_calls();
+    let pace = source.xray().pace_stats();
     println!(
         "  X-Ray calls: {} GetTraceSummaries, {} BatchGetTraces; {} throttled, {} retried after errors",
         calls.get_trace_summaries, calls.batch_get_traces, pace.throttles, pace.transient
     );
+    if let Some(staging) = source.staging() {
+        let st = staging.stats();
+        println!(
+            "  staged spans: {} objects ({}) read from {}; {} arrived too late and are quarantined",
+            st.objects,
+            human_bytes(st.bytes),
+            staging.location(),
+            st.late_spans
+        );
+    }
     if r.outcome == Outcome::Deadline {
         println!(
             "  stopped before the deadline after {} hours fetched; the next run resumes at the first unfinished hour",

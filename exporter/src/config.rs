@@ -14,7 +14,8 @@
 //! | `XRAY_ARCHIVE_HASH_KEY_SECRET_ARN` | in the Lambda: the Secrets Manager secret holding that key, read through the AWS Parameters and Secrets Lambda Extension | none |
 //! | `XRAY_ARCHIVE_EMAILS` | `keep`, `drop` or `hash` email addresses | hash |
 //! | `XRAY_ARCHIVE_CLIENT_IPS` | `keep`, `drop`, `hash` or `truncate24` client IPs | keep |
-//!
+//! | `XRAY_ARCHIVE_STAGING_URL` | `s3://bucket/prefix/` (or a directory) where Firehose stages the `aws/spans` subscription; set, days are sealed from it and from X-Ray together | none: X-Ray alone |
+//! | `XRAY_ARCHIVE_STAGING_LATE_HOURS` | hours after its trace's hour a staged span may arrive and still be archived with it | 2 |
 //! | `XRAY_ARCHIVE_RETENTION_POLICY` | JSON file of retention rules per service, path and annotation (see `exporter::retention`) | every trace for the retention years |
 //!
 //! Card numbers are always redacted.
@@ -82,6 +83,30 @@ pub fn check_policy_env() -> Result<()> {
     crate::redact::Policy::from_env().map_err(Error::Config)?;
     crate::retention::RetentionPolicy::from_env()?;
     Ok(())
+}
+
+/// The span staging source named by `url` (`XRAY_ARCHIVE_STAGING_URL` when `None`), with
+/// `XRAY_ARCHIVE_STAGING_LATE_HOURS`; `None` when neither names one. Staging is read, never
+/// written, so no Object Lock applies.
+pub async fn staging_source(
+    url: Option<&str>,
+) -> Result<Option<crate::source::StagingSource<crate::store::AnyStore>>> {
+    let Some(url) = url
+        .map(str::to_owned)
+        .or_else(|| var("XRAY_ARCHIVE_STAGING_URL"))
+    else {
+        return Ok(None);
+    };
+    let late = parse_var(
+        "XRAY_ARCHIVE_STAGING_LATE_HOURS",
+        crate::source::staging::DEFAULT_LATE_HOURS,
+    )?;
+    let options = S3Options {
+        lock: None,
+        ..S3Options::default()
+    };
+    let store = crate::store::AnyStore::open(&url, options).await?;
+    Ok(Some(crate::source::StagingSource::new(store, late)))
 }
 
 /// The Secrets Manager secret holding the redaction hashing key, in the Lambda.

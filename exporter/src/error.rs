@@ -161,9 +161,11 @@ pub enum Error {
     /// them.
     #[error(
         "X-Ray trace segments go to CloudWatch Logs (Transaction Search is on, destination \
-         {destination}), so GetTraceSummaries and BatchGetTraces return nothing to archive. \
-         Archive from the aws/spans log group instead, or set the destination back to X-Ray \
-         with `aws xray update-trace-segment-destination --destination XRay`"
+         {destination}), so BatchGetTraces sees only the indexed share of them and no staging \
+         prefix is set to archive the rest from. Deploy the infra's aws/spans staging (context \
+         xray-archive:spansLogGroup) and set XRAY_ARCHIVE_STAGING_URL (the CLI's --staging) to \
+         its s3://bucket/aws-spans/ prefix, or set the destination back to X-Ray with \
+         `aws xray update-trace-segment-destination --destination XRay`"
     )]
     TransactionSearch {
         /// The destination X-Ray reported.

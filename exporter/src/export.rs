@@ -241,8 +241,8 @@ impl<'a, S: ArchiveStore> ImportWriter<'a, S> {
             let Some(bytes) = crate::store::get(self.out.store(), &key).await? else {
                 continue;
             };
-            for (text, _) in read_segment_documents(&key, bytes)? {
-                known.insert(Sha256::digest(text.as_bytes()).into());
+            for row in read_segment_documents(&key, bytes)? {
+                known.insert(Sha256::digest(row.text.as_bytes()).into());
             }
         }
         Ok(known)

@@ -575,6 +575,9 @@ pub struct HourRecord {
     pub traces: u64,
     /// Documents fetched and staged.
     pub documents: u64,
+    /// CloudWatch Logs control messages the source delivered in the hour (skipped).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub control_messages: u64,
     /// Listed trace ids the source returned no document for.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub unreturned: u64,

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use chrono::{NaiveDate, Utc};
 use exporter::config::{archive_url_from_env, parse_var, s3_options_from_env};
 use exporter::seal::{DEFAULT_SEAL_AFTER_DAYS, SealOptions, emf_line, seal_days, status};
-use exporter::{Error, S3Store, XRaySource};
+use exporter::source::staging::ExportSource;
+use exporter::{AnyStore, Error, S3Store, XRaySource};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 
@@ -65,7 +66,7 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Failure> {
 }
 
 async fn run(payload: &Value, deadline: Instant) -> Result<Value, Error> {
-    let source = XRaySource::from_env(parse_var("XRAY_ARCHIVE_CONCURRENCY", 4usize)?).await;
+    let xray = XRaySource::from_env(parse_var("XRAY_ARCHIVE_CONCURRENCY", 4usize)?).await;
     let store = async {
         S3Store::new(
             S3Store::client_from_env().await,
@@ -83,24 +84,35 @@ async fn run(payload: &Value, deadline: Instant) -> Result<Value, Error> {
             return Err(e);
         }
     };
-    let result = seal(payload, deadline, &source, &store).await;
-    let throttles = source.pace_stats().throttles;
+    let result = async {
+        let staging = exporter::config::staging_source(None).await?;
+        let (source, destination) = ExportSource::choose(xray.clone(), staging).await?;
+        let report = seal(payload, deadline, &source, &store).await?;
+        Ok::<_, Error>((report, source, destination))
+    }
+    .await;
+    let throttles = xray.pace_stats().throttles;
     match &result {
-        Ok(report) => println!("{}", emf_line(Some(report), None, throttles, Utc::now())),
+        Ok((report, ..)) => println!("{}", emf_line(Some(report), None, throttles, Utc::now())),
         Err(_) => {
             let s = status(&store, Utc::now()).await.ok();
             println!("{}", emf_line(None, s.as_ref(), throttles, Utc::now()));
         }
     }
-    let report = result?;
-    Ok(json!({ "export": report, "api_calls": source.api_calls() }))
+    let (report, source, destination) = result?;
+    Ok(json!({
+        "export": report,
+        "destination": format!("{destination:?}"),
+        "api_calls": xray.api_calls(),
+        "staging": source.staging().map(|s| s.stats()),
+    }))
 }
 
 /// Checks the event and settings, then seals what is due.
 async fn seal(
     payload: &Value,
     deadline: Instant,
-    source: &XRaySource,
+    source: &ExportSource<AnyStore>,
     store: &S3Store,
 ) -> Result<exporter::seal::RunReport, Error> {
     let day = |field: &str| -> Result<Option<NaiveDate>, Error> {
@@ -133,6 +145,5 @@ async fn seal(
         options.writer.redaction.key = exporter::config::hash_key_from_secret().await?;
     }
     exporter::config::check_policy_env()?;
-    source.check_destination().await?;
     seal_days(source, store, &options, Utc::now(), &mut |_| {}).await
 }

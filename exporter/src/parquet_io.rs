@@ -187,11 +187,12 @@ pub fn encode_with(
 /// writer buffers a few MiB at a time, not the hour.
 pub const STAGING_ROW_GROUP_ROWS: usize = 4096;
 
-/// Encodes documents waiting for their day's seal: just `document` and `limit_exceeded`,
-/// which [`staged_batches`] reads back. Staging lives under `_state/`, not in a table.
+/// Encodes documents waiting for their day's seal: `document`, `limit_exceeded`, and for
+/// an OpenTelemetry span its `format` and (OTLP) `context`, which [`staged_batches`] reads
+/// back. Staging lives under `_state/`, not in a table.
 pub fn encode_staging<'a>(
     key: &str,
-    docs: impl IntoIterator<Item = (&'a str, Option<bool>)>,
+    docs: impl IntoIterator<Item = StagedRef<'a>>,
 ) -> Result<Bytes> {
     use arrow::array::{BooleanArray, StringArray};
     use arrow::datatypes::{DataType, Field, Schema};
@@ -199,6 +200,8 @@ pub fn encode_staging<'a>(
     let schema = Arc::new(Schema::new(vec![
         Field::new("document", DataType::Utf8, false),
         Field::new("limit_exceeded", DataType::Boolean, true),
+        Field::new("format", DataType::Utf8, true),
+        Field::new("context", DataType::Utf8, true),
     ]));
     let err = |source| Error::Encode {
         key: key.to_owned(),
@@ -214,12 +217,16 @@ pub fn encode_staging<'a>(
     let mut w = ArrowWriter::try_new(&mut buf, schema.clone(), Some(props)).map_err(err)?;
     let mut docs = docs.into_iter().peekable();
     while docs.peek().is_some() {
-        let chunk: Vec<(&str, Option<bool>)> = docs.by_ref().take(STAGING_ROW_GROUP_ROWS).collect();
+        let chunk: Vec<StagedRef<'_>> = docs.by_ref().take(STAGING_ROW_GROUP_ROWS).collect();
         let batch = RecordBatch::try_new(
             schema.clone(),
             vec![
-                Arc::new(StringArray::from_iter_values(chunk.iter().map(|d| d.0))),
-                Arc::new(BooleanArray::from_iter(chunk.iter().map(|d| d.1))),
+                Arc::new(StringArray::from_iter_values(chunk.iter().map(|d| d.text))),
+                Arc::new(BooleanArray::from_iter(
+                    chunk.iter().map(|d| d.limit_exceeded),
+                )),
+                Arc::new(StringArray::from_iter(chunk.iter().map(|d| d.format))),
+                Arc::new(StringArray::from_iter(chunk.iter().map(|d| d.context))),
             ],
         )
         .map_err(|source| Error::Convert {
@@ -230,6 +237,19 @@ pub fn encode_staging<'a>(
     }
     w.close().map_err(err)?;
     Ok(Bytes::from(buf))
+}
+
+/// One document to stage, borrowed.
+#[derive(Debug, Clone, Copy)]
+pub struct StagedRef<'a> {
+    /// The exact text.
+    pub text: &'a str,
+    /// X-Ray's `LimitExceeded` for its trace.
+    pub limit_exceeded: Option<bool>,
+    /// `aws-spans` or `otlp` for a span record; `None` for an X-Ray document.
+    pub format: Option<&'a str>,
+    /// An OTLP span's resource and scope ([`schema::otel::context_of`]).
+    pub context: Option<&'a str>,
 }
 
 /// Reads every batch of a part.
@@ -257,8 +277,20 @@ pub fn batches(
     Ok(reader.map(move |batch| batch.map_err(|e| corrupt(&key, e.to_string()))))
 }
 
-/// A document as staged or archived: its text and X-Ray's `LimitExceeded` for its trace.
-pub type StagedRow = (String, Option<bool>);
+/// A document as staged or archived: its text, X-Ray's `LimitExceeded` for its trace, and
+/// for a span its format and context (see [`StagedRef`]; absent in older staged hours and in
+/// X-Ray rows).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StagedRow {
+    /// The exact text.
+    pub text: String,
+    /// X-Ray's `LimitExceeded` for its trace.
+    pub limit_exceeded: Option<bool>,
+    /// `aws-spans` or `otlp`; `None` (or `xray`) for an X-Ray document.
+    pub format: Option<String>,
+    /// An OTLP span's resource and scope.
+    pub context: Option<String>,
+}
 
 /// The `document` and `limit_exceeded` of every row of a `segments` part.
 pub fn read_segment_documents(key: &str, bytes: Bytes) -> Result<Vec<StagedRow>> {
@@ -269,8 +301,8 @@ pub fn read_segment_documents(key: &str, bytes: Bytes) -> Result<Vec<StagedRow>>
     Ok(out)
 }
 
-/// The `document` and `limit_exceeded` of a `segments` part or a staged hour, `rows` at a
-/// time, decoded as they are read: memory holds one batch of documents, not the file.
+/// The rows of a `segments` part or a staged hour, `rows` at a time, decoded as they are
+/// read: memory holds one batch of documents, not the file.
 pub fn staged_batches(
     key: &str,
     bytes: Bytes,
@@ -293,10 +325,21 @@ pub fn staged_batches(
             .ok_or_else(|| missing("limit_exceeded"))?
             .as_boolean_opt()
             .ok_or_else(|| missing("boolean limit_exceeded"))?;
+        let text = |name: &str| {
+            batch
+                .column_by_name(name)
+                .and_then(|c| c.as_string_opt::<i32>())
+        };
+        let (format, context) = (text("format"), text("context"));
+        let at = |c: Option<&arrow::array::StringArray>, i: usize| {
+            c.filter(|c| !c.is_null(i)).map(|c| c.value(i).to_owned())
+        };
         Ok((0..batch.num_rows())
-            .map(|i| {
-                let l = (!limit.is_null(i)).then(|| limit.value(i));
-                (docs.value(i).to_owned(), l)
+            .map(|i| StagedRow {
+                text: docs.value(i).to_owned(),
+                limit_exceeded: (!limit.is_null(i)).then(|| limit.value(i)),
+                format: at(format, i),
+                context: at(context, i),
             })
             .collect())
     }))

@@ -30,8 +30,8 @@ use crate::ledger::{
     Chain, DayProgress, DayStatus, HourRecord, Manifest, ManifestKind, ManifestLink, RunRecord,
     Tracked, UNRETURNED_SAMPLE, commit, read_chain,
 };
-use crate::parquet_io::{encode_staging, staged_batches};
-use crate::source::{Fetched, TraceSource};
+use crate::parquet_io::{StagedRef, encode_staging, staged_batches};
+use crate::source::TraceSource;
 use crate::store::{ArchiveStore, get};
 
 /// How long X-Ray keeps a trace.
@@ -430,6 +430,9 @@ struct StagedDocument {
     sort_key: (String, i64, String),
     text: String,
     limit_exceeded: Option<bool>,
+    /// `None` for an X-Ray document, else the span record's format.
+    format: Option<&'static str>,
+    context: Option<String>,
 }
 
 /// Fetches one hour, quarantines what cannot be archived, and stages the documents.
@@ -442,11 +445,9 @@ async fn fetch_hour<T: TraceSource, S: ArchiveStore>(
 ) -> Result<HourRecord> {
     let start = day_start(day) + Duration::hours(i64::from(hour));
     let ids = source.list(start, start + Duration::hours(1)).await?;
-    let fetched = if ids.is_empty() {
-        Fetched::default()
-    } else {
-        source.fetch(&ids).await?
-    };
+    // Asked even for no ids: a source may answer an hour with more than traces (the staging
+    // source hands back its delivery hour's control messages and rejects).
+    let fetched = source.fetch(&ids).await?;
     if !fetched.unreturned.is_empty() {
         error!(
             %day, hour, unreturned = fetched.unreturned.len(), first = %fetched.unreturned[0],
@@ -464,10 +465,14 @@ async fn fetch_hour<T: TraceSource, S: ArchiveStore>(
                 seg.id().to_owned(),
             );
             let limit_exceeded = seg.limit_exceeded();
+            let format = Some(seg.format()).filter(|f| *f != schema::v1::XRAY_FORMAT);
+            let context = seg.span_context().map(str::to_owned);
             docs.push(StagedDocument {
                 sort_key,
                 text: seg.into_text(),
                 limit_exceeded,
+                format,
+                context,
             });
         }
     }
@@ -487,7 +492,12 @@ async fn fetch_hour<T: TraceSource, S: ArchiveStore>(
         let key = staging_key(day, hour);
         let bytes = encode_staging(
             &key,
-            docs.iter().map(|d| (d.text.as_str(), d.limit_exceeded)),
+            docs.iter().map(|d| StagedRef {
+                text: &d.text,
+                limit_exceeded: d.limit_exceeded,
+                format: d.format,
+                context: d.context.as_deref(),
+            }),
         )?;
         drop(docs);
         // `_state/` is the one mutable prefix: a half-finished earlier try is replaced.
@@ -499,6 +509,7 @@ async fn fetch_hour<T: TraceSource, S: ArchiveStore>(
     Ok(HourRecord {
         traces: ids.len() as u64,
         documents,
+        control_messages: summary.control_messages,
         unreturned: fetched.unreturned.len() as u64,
         unreturned_sample: fetched
             .unreturned
@@ -542,13 +553,19 @@ async fn seal_day<S: ArchiveStore>(
         // go on in the next batch waits for it.
         let mut pending: Vec<ArchivedSegment> = Vec::new();
         for batch in staged_batches(key, bytes, config.batch_documents)? {
-            for (text, limit) in batch? {
-                pending.push(ArchivedSegment::new(text, limit).map_err(|e| {
-                    Error::CorruptPart {
-                        key: key.clone(),
-                        reason: format!("a staged document no longer validates: {}", e.rejection),
-                    }
-                })?);
+            for row in batch? {
+                let seg = ArchivedSegment::restore(
+                    row.text,
+                    row.limit_exceeded,
+                    row.format.as_deref(),
+                    row.context.as_deref(),
+                    &config.span_keys,
+                )
+                .map_err(|e| Error::CorruptPart {
+                    key: key.clone(),
+                    reason: format!("a staged document no longer validates: {}", e.rejection),
+                })?;
+                pending.push(seg);
             }
             let last = pending.last().map(|s| s.trace_id().to_owned());
             let open = pending
@@ -583,6 +600,7 @@ async fn seal_day<S: ArchiveStore>(
         out.adopt(hour.quarantine_objects.clone(), hour.quarantined.clone());
     }
     let mut summary = out.into_summary();
+    summary.control_messages = progress.hours.values().map(|h| h.control_messages).sum();
     summary.redactions = redactions;
     summary.redaction_places = redaction_places;
     let status = if expired {

@@ -38,6 +38,13 @@ impl SpanFormat {
             SpanFormat::Otlp => "otlp",
         }
     }
+
+    /// The format named `name` in the `format` column, if it is a span format.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [SpanFormat::AwsSpans, SpanFormat::Otlp]
+            .into_iter()
+            .find(|f| f.name() == name)
+    }
 }
 
 /// An attribute value, as either format writes it.

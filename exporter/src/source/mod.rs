@@ -5,9 +5,11 @@
 //! with the in-memory [`MemorySource`] as well as against X-Ray in the emulator.
 
 pub mod files;
+pub mod staging;
 pub mod xray;
 
 pub use files::{FileSource, read_input};
+pub use staging::{MergedSource, StagingSource};
 
 use std::future::Future;
 

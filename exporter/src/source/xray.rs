@@ -47,6 +47,9 @@ type FetchQueue = Arc<Mutex<VecDeque<(Vec<String>, usize)>>>;
 pub enum Destination {
     /// Segments are indexed in X-Ray: the API can see them.
     XRay,
+    /// CloudWatch Transaction Search is on: spans go to the `aws/spans` log group, and the
+    /// API sees only the indexed share of them.
+    CloudWatchLogs,
     /// The call is not available (an emulator, or no permission): assumed X-Ray, with a
     /// warning.
     Unknown(String),
@@ -112,8 +115,8 @@ impl XRaySource {
         self.pacer.stats()
     }
 
-    /// Checks where X-Ray sends segments. CloudWatch Logs is an error; an unavailable call
-    /// is `Unknown`, never taken for CloudWatch Logs.
+    /// Asks where X-Ray sends segments. An unavailable call is `Unknown`, never taken for
+    /// CloudWatch Logs.
     pub async fn check_destination(&self) -> Result<Destination> {
         let out = self
             .pacer
@@ -123,9 +126,7 @@ impl XRaySource {
             .await;
         match out {
             Ok(out) => match out.destination() {
-                Some(TraceSegmentDestination::CloudWatchLogs) => Err(Error::TransactionSearch {
-                    destination: "CloudWatchLogs".into(),
-                }),
+                Some(TraceSegmentDestination::CloudWatchLogs) => Ok(Destination::CloudWatchLogs),
                 Some(TraceSegmentDestination::XRay) | None => Ok(Destination::XRay),
                 Some(other) => Ok(Destination::Unknown(format!(
                     "unrecognised destination {other:?}"

@@ -56,6 +56,9 @@ pub struct ArchivedSegment {
     format: &'static str,
     /// The day of a trace whose id carries no epoch (a W3C id): its earliest span's.
     dt: Option<NaiveDate>,
+    /// An OTLP span's resource and scope, which its own text lacks
+    /// ([`crate::otel::context_of`]).
+    context: Option<String>,
 }
 
 /// The `format` of an X-Ray segment document.
@@ -68,6 +71,8 @@ pub enum Rejection {
     Json(serde_json::Error),
     /// The document broke one of X-Ray's rules.
     Invalid(ValidationError),
+    /// A span record could not be read.
+    Span(String),
 }
 
 impl fmt::Display for Rejection {
@@ -76,6 +81,7 @@ impl fmt::Display for Rejection {
             Self::Json(e) if e.is_syntax() || e.is_eof() => write!(f, "not valid JSON: {e}"),
             Self::Json(e) => write!(f, "not a segment document: {e}"),
             Self::Invalid(e) => write!(f, "{e}"),
+            Self::Span(reason) => write!(f, "{reason}"),
         }
     }
 }
@@ -132,6 +138,32 @@ impl ArchivedSegment {
             start_us,
             format: XRAY_FORMAT,
             dt: None,
+            context: None,
+        }
+    }
+
+    /// A document or span record as it was staged: by its `format` (`None` or `xray` for an
+    /// X-Ray document) and, for an OTLP span, its [`Self::span_context`].
+    pub fn restore(
+        text: String,
+        limit_exceeded: Option<bool>,
+        format: Option<&str>,
+        context: Option<&str>,
+        keys: &crate::otel::PromotedKeys,
+    ) -> Result<Self, RejectedDocument> {
+        let format = match format {
+            None | Some(XRAY_FORMAT) => return Self::new(text, limit_exceeded),
+            Some(name) => crate::otel::SpanFormat::from_name(name),
+        };
+        let record = format
+            .ok_or_else(|| "an unknown format".to_string())
+            .and_then(|f| crate::otel::reread(&text, f, context));
+        match record {
+            Ok(record) => Self::from_span(record, keys),
+            Err(reason) => Err(RejectedDocument {
+                text,
+                rejection: Rejection::Span(reason),
+            }),
         }
     }
 
@@ -145,6 +177,7 @@ impl ArchivedSegment {
         keys: &crate::otel::PromotedKeys,
     ) -> Result<Self, RejectedDocument> {
         let mapped = crate::otel::to_xray_document(&record.span, keys).to_string();
+        let context = crate::otel::context_of(&record);
         let doc = SegmentDocument::parse(&mapped).map_err(|e| RejectedDocument {
             text: record.text.clone(),
             rejection: Rejection::Json(e),
@@ -166,6 +199,7 @@ impl ArchivedSegment {
         }
         let mut seg = Self::from_valid(record.text, doc, None);
         seg.format = record.format.name();
+        seg.context = context;
         if w3c {
             seg.dt = chrono::DateTime::from_timestamp_micros(seg.start_us).map(|t| t.date_naive());
         }
@@ -193,6 +227,11 @@ impl ArchivedSegment {
         if self.dt.is_some() {
             self.dt = Some(dt);
         }
+    }
+
+    /// An OTLP span's resource and scope, as [`Self::restore`] needs them.
+    pub fn span_context(&self) -> Option<&str> {
+        self.context.as_deref()
     }
 
     /// The original JSON text, byte for byte.
