@@ -8,6 +8,9 @@ Starts, in one process (so both share one emulated account):
   GetTraceSummaries with ``"Users": {}`` where the X-Ray API model says a list, and
   aws-sdk-xray rejects the whole response over it; the wrapper rewrites that one field to
   ``[]``. Nothing else is touched.
+* X-Ray's trace segment destination, which moto 5.2.5 does not implement:
+  GetTraceSegmentDestination answers ``XRay`` until UpdateTraceSegmentDestination sets
+  ``CloudWatchLogs`` (Transaction Search on), as X-Ray does; one setting for both endpoints.
 * the fault endpoint: the same emulator behind a fault-injecting layer, for the exporter's
   resilience tests. Deterministic for a seed, it
   - answers 30% of calls with a throttle (X-Ray ``ThrottledException`` 429, S3 ``SlowDown``
@@ -72,7 +75,34 @@ def xray_op(environ) -> str | None:
         "/TraceSummaries": "GetTraceSummaries",
         "/Traces": "BatchGetTraces",
         "/TraceSegments": "PutTraceSegments",
+        "/GetTraceSegmentDestination": "GetTraceSegmentDestination",
+        "/UpdateTraceSegmentDestination": "UpdateTraceSegmentDestination",
     }.get(environ.get("PATH_INFO"))
+
+
+class Destination:
+    """X-Ray's trace segment destination (`XRay` or `CloudWatchLogs`), which moto lacks."""
+
+    def __init__(self, app):
+        self.app = app
+        self.destination = "XRay"
+
+    def __call__(self, environ, start_response):
+        op = xray_op(environ)
+        if op not in ("GetTraceSegmentDestination", "UpdateTraceSegmentDestination"):
+            return self.app(environ, start_response)
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        if op == "UpdateTraceSegmentDestination":
+            wanted = json.loads(body or b"{}").get("Destination")
+            if wanted not in ("XRay", "CloudWatchLogs"):
+                error = {"__type": "InvalidRequestException", "message": f"bad Destination {wanted!r}"}
+                headers = [("x-amzn-ErrorType", "InvalidRequestException"),
+                           ("Content-Type", "application/json")]
+                return respond(start_response, "400 Bad Request", headers, json.dumps(error).encode())
+            self.destination = wanted
+        answer = {"Destination": self.destination, "Status": "ACTIVE"}
+        return respond(start_response, "200 OK", [("Content-Type", "application/json")],
+                       json.dumps(answer).encode())
 
 
 class Fixed:
@@ -168,7 +198,7 @@ def main():
     parser.add_argument("--fault-seed", type=int, default=7)
     args = parser.parse_args()
 
-    moto = DomainDispatcherApplication(create_backend_app)
+    moto = Destination(DomainDispatcherApplication(create_backend_app))
     servers = {
         "clean": make_server("127.0.0.1", 0, Fixed(moto), threaded=True,
                              request_handler=MotoRequestHandler),

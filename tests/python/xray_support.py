@@ -56,8 +56,10 @@ def rfc3339(epoch: int) -> str:
     return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def run_cli(binary, endpoint: str, *args, check=True) -> subprocess.CompletedProcess:
-    res = subprocess.run([str(binary), *args], capture_output=True, text=True, env=cli_env(endpoint))
+def run_cli(binary, endpoint: str, *args, check=True, env=None) -> subprocess.CompletedProcess:
+    """Runs the CLI against the emulator, with `env` added to its environment."""
+    res = subprocess.run([str(binary), *args], capture_output=True, text=True,
+                         env={**cli_env(endpoint), **(env or {})})
     if check and res.returncode != 0:
         raise AssertionError(f"{args} exited {res.returncode}\nstdout:\n{res.stdout}\nstderr:\n{res.stderr}")
     return res
