@@ -1,13 +1,15 @@
 // The archive pipeline: Object Lock bucket, Athena, Glue, the hourly exporter Lambda, alarms.
-import { Annotations, DefaultStackSynthesizer, Duration, Fn, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
+import { Annotations, CfnResource, DefaultStackSynthesizer, Duration, Fn, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
 import * as athena from 'aws-cdk-lib/aws-athena';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -34,6 +36,17 @@ export const KEY_DESTRUCTIVE_ACTIONS = ['kms:DisableKey', 'kms:ScheduleKeyDeleti
 /** The exporter's setting naming the secret that holds the redaction hashing key. */
 export const HASH_KEY_SECRET_ENV = 'XRAY_ARCHIVE_HASH_KEY_SECRET_ARN';
 
+/** The log group CloudWatch Transaction Search writes every span to. */
+export const SPANS_LOG_GROUP = 'aws/spans';
+/** Where Firehose delivers the `aws/spans` subscription payloads, as `YYYY/MM/DD/HH/` (UTC) below it. */
+export const STAGING_PREFIX = 'aws-spans/';
+/** Where Firehose puts what it could not deliver under STAGING_PREFIX; the exporter never reads it. */
+export const STAGING_FAILED_PREFIX = 'aws-spans-failed/';
+/** The exporter's setting naming the staging prefix: `s3://<bucket>/aws-spans/`. */
+export const STAGING_URL_ENV = 'XRAY_ARCHIVE_STAGING_URL';
+/** Staged spans expire after this many days: a day is sealed SEAL_AFTER_DAYS after it ends, the rest is room to catch up. */
+export const STAGING_EXPIRY_DAYS = 35;
+
 export interface ArchiveStackProps extends StackProps {
   readonly config: InfraConfig;
   readonly alarmTopic?: sns.ITopic;
@@ -44,6 +57,10 @@ export class ArchiveStack extends Stack {
   readonly exporter: lambda.Function;
   readonly alarmTopic: sns.ITopic;
   readonly hashKey: secretsmanager.ISecret;
+  /** The staging bucket Firehose fills from `aws/spans`; absent with `spansLogGroup` = `none`. */
+  readonly stagingBucket?: s3.Bucket;
+  /** The Firehose stream subscribed to `aws/spans`; absent with `spansLogGroup` = `none`. */
+  readonly spansDelivery?: firehose.CfnDeliveryStream;
 
   constructor(scope: Construct, id: string, props: ArchiveStackProps) {
     super(scope, id, props);
@@ -273,6 +290,161 @@ export class ArchiveStack extends Stack {
     );
     database.node.addDependency(workgroup);
 
+    // CloudWatch Transaction Search: X-Ray writes every span to `aws/spans` and BatchGetTraces
+    // sees only the few it indexes. A subscription filter hands every record to Firehose,
+    // which stages the payloads in S3 for the exporter to seal like X-Ray's days.
+    if (c.spansLogGroup !== 'none') {
+      // Apart from the archive bucket: its Object Lock default retention would lock raw
+      // payloads for years, and staging is a buffer, not evidence. Retained like the archive
+      // bucket, because spans not sealed yet exist nowhere else in S3; a deleted stack must
+      // not take them along (nor empty the bucket, hence no autoDeleteObjects).
+      const staging = new s3.Bucket(this, 'StagingBucket', {
+        encryption: s3.BucketEncryption.KMS,
+        encryptionKey: key,
+        bucketKeyEnabled: true,
+        blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+        enforceSSL: true,
+        removalPolicy: RemovalPolicy.RETAIN,
+        lifecycleRules: [
+          {
+            id: 'expire-staged-spans',
+            // A day is sealed SEAL_AFTER_DAYS after it ends; the rest leaves about four weeks
+            // to catch up after an outage, as X-Ray's 30 days do for its own traces.
+            expiration: Duration.days(STAGING_EXPIRY_DAYS),
+            abortIncompleteMultipartUploadAfter: Duration.days(1),
+          },
+        ],
+      });
+      this.stagingBucket = staging;
+
+      // Firehose reports delivery errors (access denied, a disabled key) here; the payloads
+      // stay in Firehose, which retries delivery to S3 for up to 24 hours.
+      const deliveryLogs = new logs.LogGroup(this, 'SpansDeliveryErrors', {
+        retention: logs.RetentionDays.THREE_MONTHS,
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      const deliveryLogStream = new logs.LogStream(this, 'SpansDeliveryErrorsStream', {
+        logGroup: deliveryLogs,
+        logStreamName: 'DestinationDelivery',
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+
+      const deliveryRole = new iam.Role(this, 'SpansDeliveryRole', {
+        description: 'xray-archive: Firehose writes aws/spans payloads to the staging bucket',
+        assumedBy: new iam.ServicePrincipal('firehose.amazonaws.com'),
+        // Firehose passes the account as the external id: no other account's stream can
+        // use the role.
+        externalIds: [this.account],
+      });
+      const deliveryPolicy = new iam.Policy(this, 'SpansDeliveryPolicy', {
+        roles: [deliveryRole],
+        statements: [
+          new iam.PolicyStatement({
+            sid: 'WriteStagedSpans',
+            actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
+            resources: [staging.arnForObjects(`${STAGING_PREFIX}*`), staging.arnForObjects(`${STAGING_FAILED_PREFIX}*`)],
+          }),
+          new iam.PolicyStatement({
+            sid: 'StagingBucket',
+            actions: ['s3:GetBucketLocation', 's3:ListBucket', 's3:ListBucketMultipartUploads'],
+            resources: [staging.bucketArn],
+          }),
+          // The archive key's policy delegates to IAM; its Deny statements cover only
+          // disabling, deleting and re-policying the key, so this grant works through them.
+          new iam.PolicyStatement({
+            sid: 'UseArchiveKeyThroughS3',
+            actions: ['kms:GenerateDataKey', 'kms:Encrypt', 'kms:Decrypt'],
+            resources: [key.keyArn],
+            conditions: { StringEquals: { 'kms:ViaService': `s3.${this.region}.amazonaws.com` } },
+          }),
+          new iam.PolicyStatement({
+            sid: 'ReportDeliveryErrors',
+            actions: ['logs:PutLogEvents'],
+            resources: [
+              `arn:${this.partition}:logs:${this.region}:${this.account}:log-group:${deliveryLogs.logGroupName}:log-stream:${deliveryLogStream.logStreamName}`,
+            ],
+          }),
+        ],
+      });
+
+      const delivery = new firehose.CfnDeliveryStream(this, 'SpansDelivery', {
+        deliveryStreamType: 'DirectPut',
+        // Firehose's own buffer, encrypted at rest with a key Firehose owns (no grant needed).
+        deliveryStreamEncryptionConfigurationInput: { keyType: 'AWS_OWNED_CMK' },
+        extendedS3DestinationConfiguration: {
+          bucketArn: staging.bucketArn,
+          roleArn: deliveryRole.roleArn,
+          // No expression: Firehose appends its default `YYYY/MM/DD/HH/` in UTC, the layout
+          // the exporter lists by hour.
+          prefix: STAGING_PREFIX,
+          // Plain as well: Firehose requires expressions here only when the prefix has
+          // some. Outside `aws-spans/`, so the exporter never mistakes a failure for spans.
+          errorOutputPrefix: STAGING_FAILED_PREFIX,
+          // CloudWatch Logs already gzips every payload; compressing again would only wrap
+          // gzip in gzip. The exporter reads the concatenated gzip members as they come.
+          compressionFormat: 'UNCOMPRESSED',
+          encryptionConfiguration: { kmsEncryptionConfig: { awskmsKeyArn: key.keyArn } },
+          // The exporter reads and decompresses one object at a time in memory, and gzip'd
+          // span JSON expands several times over: 16 MiB objects stay well inside its 1 GiB.
+          // Five minutes bounds a quiet account to 12 small objects an hour; latency does not
+          // matter, since a day is sealed days after it ends.
+          bufferingHints: { sizeInMBs: 16, intervalInSeconds: 300 },
+          cloudWatchLoggingOptions: {
+            enabled: true,
+            logGroupName: deliveryLogs.logGroupName,
+            logStreamName: deliveryLogStream.logStreamName,
+          },
+        },
+      });
+      // Firehose checks its access to the bucket when the stream is created.
+      delivery.addDependency(deliveryPolicy.node.defaultChild as CfnResource);
+      this.spansDelivery = delivery;
+
+      const subscriptionRole = new iam.Role(this, 'SpansSubscriptionRole', {
+        description: 'xray-archive: CloudWatch Logs sends aws/spans records to the staging Firehose stream',
+        assumedBy: new iam.ServicePrincipal('logs.amazonaws.com', {
+          conditions: { StringLike: { 'aws:SourceArn': `arn:${this.partition}:logs:${this.region}:${this.account}:*` } },
+        }),
+      });
+      const subscriptionPolicy = new iam.Policy(this, 'SpansSubscriptionPolicy', {
+        roles: [subscriptionRole],
+        statements: [
+          new iam.PolicyStatement({
+            sid: 'PutToSpansDelivery',
+            actions: ['firehose:PutRecord', 'firehose:PutRecordBatch'],
+            resources: [delivery.attrArn],
+          }),
+        ],
+      });
+      // `aws/spans` is X-Ray's, made when Transaction Search is switched on: the stack only
+      // subscribes to it. An empty pattern passes every record.
+      const subscription = new logs.CfnSubscriptionFilter(this, 'SpansSubscription', {
+        logGroupName: SPANS_LOG_GROUP,
+        filterPattern: '',
+        destinationArn: delivery.attrArn,
+        roleArn: subscriptionRole.roleArn,
+      });
+      // CloudWatch Logs tests delivery when the filter is created: the role must already
+      // carry its policy.
+      subscription.addDependency(subscriptionPolicy.node.defaultChild as CfnResource);
+
+      this.exporter.addEnvironment(STAGING_URL_ENV, `s3://${staging.bucketName}/${STAGING_PREFIX}`);
+      // Read only: Firehose writes staging and its lifecycle rule deletes it.
+      this.exporter.addToRolePolicy(
+        new iam.PolicyStatement({ sid: 'ReadStagedSpans', actions: ['s3:GetObject'], resources: [staging.arnForObjects(`${STAGING_PREFIX}*`)] }),
+      );
+      this.exporter.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'ListStagedSpans',
+          actions: ['s3:ListBucket'],
+          resources: [staging.bucketArn],
+          // The exporter lists one hour at a time, `aws-spans/YYYY/MM/DD/HH/`.
+          conditions: { StringLike: { 's3:prefix': `${STAGING_PREFIX}*` } },
+        }),
+      );
+      // UseArchiveKey above already lets the exporter decrypt staged objects (same key).
+    }
+
     const scheduleRole = new iam.Role(this, 'ScheduleRole', {
       assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com'),
     });
@@ -325,6 +497,20 @@ export class ArchiveStack extends Stack {
     alarm('ExpiredDays', emf('ExpiredDays', 'Maximum'), 0, cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD, 'A day was sealed after X-Ray had already deleted some of its traces: they are lost');
     alarm('UnreturnedTraces', emf('UnreturnedTraces', 'Sum'), 0, cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD, 'X-Ray listed traces of a sealed day that it then never returned: they are lost (verify names them)');
     alarm('Throttles', emf('Throttles', 'Sum'), 100, cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD, 'X-Ray throttled the exporter more than 100 times in an hour');
+    if (this.spansDelivery) {
+      // The age of the oldest span Firehose has not delivered. With a 300 s buffer it stays
+      // near five minutes; a quarter of an hour means delivery to S3 fails (the key, the
+      // bucket, the role), and Firehose discards what it could not deliver within 24 hours.
+      // No data means no spans came in, which is not a delivery fault.
+      const freshness = new cloudwatch.Metric({
+        namespace: 'AWS/Firehose',
+        metricName: 'DeliveryToS3.DataFreshness',
+        dimensionsMap: { DeliveryStreamName: this.spansDelivery.ref },
+        statistic: 'Maximum',
+        period: Duration.hours(1),
+      });
+      alarm('SpansDeliveryStale', freshness, 900, cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD, 'Firehose has not delivered aws/spans records to the staging bucket for over 15 minutes: spans undelivered for 24 hours are lost');
+    }
 
     // Only the root can do these now; whoever does it, on purpose or not, someone should
     // know at once. DisableKey and ScheduleKeyDeletion take only the key id or its ARN.

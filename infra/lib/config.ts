@@ -5,6 +5,16 @@ import { Node } from 'constructs';
 
 export type LockMode = 'COMPLIANCE' | 'GOVERNANCE';
 
+/**
+ * Where the exporter's span staging comes from (`xray-archive:spansLogGroup`):
+ * - `existing`: CloudWatch Transaction Search is on, so the `aws/spans` log group exists;
+ *   the stack subscribes a Firehose stream to it that fills the staging bucket.
+ * - `none`: no staging at all (X-Ray only): no staging bucket, stream, filter or roles,
+ *   and the exporter gets no staging URL.
+ */
+export type SpansLogGroup = 'existing' | 'none';
+export const SPANS_LOG_GROUP_MODES: readonly SpansLogGroup[] = ['existing', 'none'];
+
 export interface InfraConfig {
   /** Object Lock retention and object expiry, in years (default 7: financial record keeping). */
   readonly retentionYears: number;
@@ -38,6 +48,16 @@ export interface InfraConfig {
    * (XRAY_ARCHIVE_HASH_KEY); when absent, the stack creates one. The CLI must use the same key.
    */
   readonly hashKeySecretArn?: string;
+  /**
+   * The staging source of CloudWatch Transaction Search spans (`existing` or `none`, default
+   * `none`). With Transaction Search on, X-Ray writes every span to the `aws/spans` log group
+   * and BatchGetTraces sees only the few it indexes; `existing` subscribes Firehose to that
+   * group so that every span lands under `aws-spans/` in a staging bucket the exporter reads
+   * (XRAY_ARCHIVE_STAGING_URL). `aws/spans` must exist when the stack is deployed with
+   * `existing`: only X-Ray creates it, when Transaction Search is switched on (CloudWatch Logs
+   * refuses names starting with `aws/` to everyone else), so switch it on, then deploy.
+   */
+  readonly spansLogGroup: SpansLogGroup;
 }
 
 const PREFIX = 'xray-archive:';
@@ -65,6 +85,19 @@ export function readConfig(node: Node, baseDir: string): InfraConfig {
   // Until the next day is sealed the watermark trails by up to SEAL_AFTER_DAYS + 1 days: a
   // lower threshold would keep the lag alarm on for good.
   const maxLagHours = num('maxLagHours', (SEAL_AFTER_DAYS + 2) * 24, 24 * 20);
+  const spansLogGroup = String(get('spansLogGroup') ?? 'none');
+  if (spansLogGroup === 'create') {
+    // A stack cannot create the group ahead of the switch: CreateLogGroup refuses names
+    // starting with `aws/`, and X-Ray makes `aws/spans` itself when Transaction Search is
+    // switched on. The subscription can only follow the switch.
+    throw new Error(
+      `context ${PREFIX}spansLogGroup must be ${SPANS_LOG_GROUP_MODES.join(' or ')}, got create: CloudWatch Logs reserves log group names starting with aws/, ` +
+        'so only X-Ray creates aws/spans, when Transaction Search is switched on. Switch it on, then deploy with existing.',
+    );
+  }
+  if (!(SPANS_LOG_GROUP_MODES as readonly string[]).includes(spansLogGroup)) {
+    throw new Error(`context ${PREFIX}spansLogGroup must be ${SPANS_LOG_GROUP_MODES.join(' or ')}, got ${JSON.stringify(get('spansLogGroup'))}`);
+  }
   return {
     retentionYears: num('retentionYears', 1, 100),
     lockMode,
@@ -79,6 +112,7 @@ export function readConfig(node: Node, baseDir: string): InfraConfig {
     prismUrl: String(get('prismUrl') ?? 'https://prism.vaultlink.example/v2/notifications'),
     stripeApiBase: String(get('stripeApiBase') ?? 'https://api.stripe.com'),
     hashKeySecretArn: get('hashKeySecretArn') || undefined,
+    spansLogGroup: spansLogGroup as SpansLogGroup,
   };
 }
 

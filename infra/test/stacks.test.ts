@@ -477,3 +477,204 @@ test('redaction hash key: a retained Secrets Manager secret, read by the exporte
     .filter((s: any) => [].concat(s.Action).some((a: string) => a.startsWith('secretsmanager:')));
   assert.deepEqual(sharedReads.map((s: any) => s.Resource), [arn]);
 });
+
+// CloudWatch Transaction Search staging: `existing` subscribes Firehose to X-Ray's aws/spans.
+const staged = synth({ 'xray-archive:spansLogGroup': 'existing' }).archive;
+const STAGING = logicalId(staged, 'AWS::S3::Bucket', { Properties: { LifecycleConfiguration: { Rules: [Match.objectLike({ ExpirationInDays: 35 })] } } });
+const STAGED_KEY = logicalId(staged, 'AWS::KMS::Key');
+const DELIVERY = logicalId(staged, 'AWS::KinesisFirehose::DeliveryStream');
+const stagingObjects = (prefix: string) => ({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [STAGING, 'Arn'] }, `/${prefix}*`]] });
+
+/** The statements of the policies attached to the role `roleId` in `t`. */
+function roleStatements(t: Template, roleId: string): any[] {
+  const policies = Object.values(t.findResources('AWS::IAM::Policy')).filter((p: any) => p.Properties.Roles.some((r: any) => r.Ref === roleId)) as any[];
+  assert.ok(policies.length > 0, `${roleId} has a policy`);
+  return policies.flatMap((p) => p.Properties.PolicyDocument.Statement);
+}
+
+/** The statements of the exporter role's policies in `t`. */
+function exporterStatementsOf(t: Template): any[] {
+  const fn = Object.values(t.findResources('AWS::Lambda::Function', { Properties: { Handler: 'bootstrap' } })) as any[];
+  assert.equal(fn.length, 1);
+  return roleStatements(t, fn[0].Properties.Role['Fn::GetAtt'][0]);
+}
+
+function exporterEnv(t: Template): Record<string, unknown> {
+  const fn = Object.values(t.findResources('AWS::Lambda::Function', { Properties: { Handler: 'bootstrap' } })) as any[];
+  return fn[0].Properties.Environment.Variables;
+}
+
+test('staging bucket: raw spans expire after 35 days, never locked, archive key, private, TLS only, retained', () => {
+  const b = staged.findResources('AWS::S3::Bucket')[STAGING] as any;
+  assert.equal(b.DeletionPolicy, 'Retain');
+  assert.equal(b.Properties.ObjectLockEnabled, undefined);
+  assert.equal(b.Properties.ObjectLockConfiguration, undefined);
+  assert.equal(b.Properties.VersioningConfiguration, undefined);
+  assert.deepEqual(b.Properties.LifecycleConfiguration.Rules, [
+    { Id: 'expire-staged-spans', Status: 'Enabled', ExpirationInDays: 35, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } },
+  ]);
+  assert.deepEqual(b.Properties.BucketEncryption.ServerSideEncryptionConfiguration, [
+    { BucketKeyEnabled: true, ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: { 'Fn::GetAtt': [STAGED_KEY, 'Arn'] } } },
+  ]);
+  assert.deepEqual(b.Properties.PublicAccessBlockConfiguration, { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
+  const policy = Object.values(staged.findResources('AWS::S3::BucketPolicy', { Properties: { Bucket: { Ref: STAGING } } })) as any[];
+  assert.equal(policy.length, 1);
+  assert.ok(
+    policy[0].Properties.PolicyDocument.Statement.some((s: any) => s.Effect === 'Deny' && s.Action === 's3:*' && s.Condition?.Bool?.['aws:SecureTransport'] === 'false'),
+    'TLS only',
+  );
+  // The archive bucket keeps its Object Lock; the staging bucket is a second, separate bucket.
+  assert.equal(Object.keys(staged.findResources('AWS::S3::Bucket', { Properties: { ObjectLockEnabled: true } })).length, 1);
+  assert.notEqual(STAGING, logicalId(staged, 'AWS::S3::Bucket', { Properties: { ObjectLockEnabled: true } }));
+});
+
+test('spans delivery: DirectPut into aws-spans/ with the default hourly layout, uncompressed, SSE-KMS with the archive key, errors logged', () => {
+  const d = (staged.findResources('AWS::KinesisFirehose::DeliveryStream')[DELIVERY] as any).Properties;
+  assert.equal(d.DeliveryStreamType, 'DirectPut');
+  const s3 = d.ExtendedS3DestinationConfiguration;
+  assert.deepEqual(s3.BucketARN, { 'Fn::GetAtt': [STAGING, 'Arn'] });
+  assert.equal(s3.Prefix, 'aws-spans/', 'no expression: Firehose appends YYYY/MM/DD/HH/ in UTC');
+  assert.equal(s3.ErrorOutputPrefix, 'aws-spans-failed/');
+  assert.ok(!s3.ErrorOutputPrefix.startsWith(s3.Prefix), 'failures are outside the prefix the exporter reads');
+  assert.equal(s3.DynamicPartitioningConfiguration, undefined);
+  assert.equal(s3.ProcessingConfiguration, undefined);
+  assert.equal(s3.CompressionFormat, 'UNCOMPRESSED', 'CloudWatch Logs payloads are already gzip');
+  assert.deepEqual(s3.EncryptionConfiguration, { KMSEncryptionConfig: { AWSKMSKeyARN: { 'Fn::GetAtt': [STAGED_KEY, 'Arn'] } } });
+  assert.deepEqual(s3.BufferingHints, { SizeInMBs: 16, IntervalInSeconds: 300 });
+  const group = logicalId(staged, 'AWS::Logs::LogGroup');
+  assert.deepEqual(s3.CloudWatchLoggingOptions, { Enabled: true, LogGroupName: { Ref: group }, LogStreamName: { Ref: logicalId(staged, 'AWS::Logs::LogStream') } });
+  // Firehose checks its access to the bucket when the stream is created.
+  const role = s3.RoleARN['Fn::GetAtt'][0];
+  const policy = Object.keys(staged.findResources('AWS::IAM::Policy')).find((id) =>
+    (staged.findResources('AWS::IAM::Policy')[id] as any).Properties.Roles.some((r: any) => r.Ref === role),
+  );
+  assert.deepEqual((staged.findResources('AWS::KinesisFirehose::DeliveryStream')[DELIVERY] as any).DependsOn, [policy]);
+});
+
+test('spans delivery role: assumed by Firehose for this account only; writes only the staging prefixes, uses the key only through S3', () => {
+  const d = (staged.findResources('AWS::KinesisFirehose::DeliveryStream')[DELIVERY] as any).Properties;
+  const roleId = d.ExtendedS3DestinationConfiguration.RoleARN['Fn::GetAtt'][0];
+  const role = (staged.findResources('AWS::IAM::Role')[roleId] as any).Properties;
+  assert.deepEqual(role.AssumeRolePolicyDocument.Statement, [
+    { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'firehose.amazonaws.com' }, Condition: { StringEquals: { 'sts:ExternalId': { Ref: 'AWS::AccountId' } } } },
+  ]);
+  assert.equal(role.ManagedPolicyArns, undefined);
+  const all = roleStatements(staged, roleId);
+  const byActions = Object.fromEntries(all.map((s) => [([].concat(s.Action) as string[]).sort().join(' '), s]));
+  assert.deepEqual(Object.keys(byActions).sort(), [
+    'kms:Decrypt kms:Encrypt kms:GenerateDataKey',
+    'logs:PutLogEvents',
+    's3:AbortMultipartUpload s3:PutObject',
+    's3:GetBucketLocation s3:ListBucket s3:ListBucketMultipartUploads',
+  ]);
+  for (const s of all) {
+    assert.equal(s.Effect, 'Allow');
+    assert.ok(!JSON.stringify(s.Resource).includes('"*"') && s.Resource !== '*', `no wildcard resource in ${s.Sid}`);
+  }
+  assert.deepEqual(byActions['s3:AbortMultipartUpload s3:PutObject'].Resource, [stagingObjects('aws-spans/'), stagingObjects('aws-spans-failed/')]);
+  assert.deepEqual(byActions['s3:GetBucketLocation s3:ListBucket s3:ListBucketMultipartUploads'].Resource, { 'Fn::GetAtt': [STAGING, 'Arn'] });
+  const kms = byActions['kms:Decrypt kms:Encrypt kms:GenerateDataKey'];
+  assert.deepEqual(kms.Resource, { 'Fn::GetAtt': [STAGED_KEY, 'Arn'] });
+  assert.deepEqual(kms.Condition, { StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['s3.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } } });
+  const logsResource = JSON.stringify(byActions['logs:PutLogEvents'].Resource);
+  assert.ok(logsResource.includes(logicalId(staged, 'AWS::Logs::LogStream')), 'only the delivery error stream');
+  // Nothing of the archive bucket.
+  const archiveBucket = logicalId(staged, 'AWS::S3::Bucket', { Properties: { ObjectLockEnabled: true } });
+  assert.ok(!JSON.stringify(all).includes(archiveBucket), 'no access to the archive bucket');
+});
+
+test('spans subscription: every aws/spans record to the delivery stream, through a logs role that may only put records on it', () => {
+  const filters = Object.values(staged.findResources('AWS::Logs::SubscriptionFilter')) as any[];
+  assert.equal(filters.length, 1);
+  const f = filters[0];
+  assert.equal(f.Properties.LogGroupName, 'aws/spans');
+  assert.equal(f.Properties.FilterPattern, '');
+  assert.deepEqual(f.Properties.DestinationArn, { 'Fn::GetAtt': [DELIVERY, 'Arn'] });
+  const roleId = f.Properties.RoleArn['Fn::GetAtt'][0];
+  const role = (staged.findResources('AWS::IAM::Role')[roleId] as any).Properties;
+  assert.deepEqual(role.AssumeRolePolicyDocument.Statement, [
+    {
+      Action: 'sts:AssumeRole',
+      Effect: 'Allow',
+      Principal: { Service: 'logs.amazonaws.com' },
+      Condition: {
+        StringLike: { 'aws:SourceArn': { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':logs:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':*']] } },
+      },
+    },
+  ]);
+  assert.deepEqual(roleStatements(staged, roleId), [
+    { Sid: 'PutToSpansDelivery', Effect: 'Allow', Action: ['firehose:PutRecord', 'firehose:PutRecordBatch'], Resource: { 'Fn::GetAtt': [DELIVERY, 'Arn'] } },
+  ]);
+  // Created after the role's policy: CloudWatch Logs tests delivery when the filter is made.
+  const policy = Object.keys(staged.findResources('AWS::IAM::Policy')).find((id) =>
+    (staged.findResources('AWS::IAM::Policy')[id] as any).Properties.Roles.some((r: any) => r.Ref === roleId),
+  );
+  assert.ok(policy);
+  assert.deepEqual(f.DependsOn, [policy]);
+});
+
+test('existing subscribes to the aws/spans group X-Ray made: the stack creates no log group of that name', () => {
+  for (const g of Object.values(staged.findResources('AWS::Logs::LogGroup')) as any[]) {
+    assert.notEqual(g.Properties.LogGroupName, 'aws/spans');
+  }
+  // The only log group is Firehose's delivery-error log.
+  assert.equal(Object.keys(staged.findResources('AWS::Logs::LogGroup')).length, 1);
+  staged.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 90 });
+});
+
+test('exporter reads staging: XRAY_ARCHIVE_STAGING_URL, GetObject under aws-spans/, a prefix-bound ListBucket; no writes or deletes there', () => {
+  assert.deepEqual(exporterEnv(staged).XRAY_ARCHIVE_STAGING_URL, { 'Fn::Join': ['', ['s3://', { Ref: STAGING }, '/aws-spans/']] });
+  const all = exporterStatementsOf(staged);
+  const onStaging = all.filter((s) => JSON.stringify(s.Resource).includes(STAGING));
+  assert.deepEqual(onStaging, [
+    { Sid: 'ReadStagedSpans', Effect: 'Allow', Action: 's3:GetObject', Resource: stagingObjects('aws-spans/') },
+    { Sid: 'ListStagedSpans', Effect: 'Allow', Action: 's3:ListBucket', Resource: { 'Fn::GetAtt': [STAGING, 'Arn'] }, Condition: { StringLike: { 's3:prefix': 'aws-spans/*' } } },
+  ]);
+  for (const s of onStaging as any[]) {
+    for (const a of [].concat(s.Action) as string[]) {
+      assert.ok(!/^s3:(Put|Delete|Abort)/.test(a), `${a} on staging`);
+    }
+  }
+  // The same rights as without staging otherwise, X-Ray's GetTraceSegmentDestination included.
+  const actions = (t: any[]) => [...new Set(t.flatMap((s) => [].concat(s.Action) as string[]))].sort();
+  assert.deepEqual(actions(all), actions(exporterStatements()));
+  const xray = all.find((s) => s.Sid === 'ReadXRay');
+  assert.ok(xray.Action.includes('xray:GetTraceSegmentDestination'));
+  // The key is used through IAM as before; its policy and its Deny statements are unchanged.
+  const keyPolicy = (t: Template) => (Object.values(t.findResources('AWS::KMS::Key')) as any[])[0].Properties.KeyPolicy;
+  assert.deepEqual(keyPolicy(staged), keyPolicy(archive));
+});
+
+test('spans delivery alarm: delivery to S3 over 15 minutes behind notifies the alarm topic', () => {
+  staged.hasResourceProperties('AWS::CloudWatch::Alarm', {
+    Namespace: 'AWS/Firehose',
+    MetricName: 'DeliveryToS3.DataFreshness',
+    Dimensions: [{ Name: 'DeliveryStreamName', Value: { Ref: DELIVERY } }],
+    Statistic: 'Maximum',
+    Period: 3600,
+    Threshold: 900,
+    ComparisonOperator: 'GreaterThanThreshold',
+    TreatMissingData: 'notBreaching',
+    AlarmActions: [{ Ref: logicalId(staged, 'AWS::SNS::Topic') }],
+  });
+});
+
+test('spansLogGroup none, the default: no staging bucket, stream, filter, roles or staging URL', () => {
+  const none = synth({ 'xray-archive:spansLogGroup': 'none' }).archive;
+  for (const t of [archive, none]) {
+    t.resourceCountIs('AWS::KinesisFirehose::DeliveryStream', 0);
+    t.resourceCountIs('AWS::Logs::SubscriptionFilter', 0);
+    t.resourceCountIs('AWS::Logs::LogGroup', 0);
+    t.resourceCountIs('AWS::S3::Bucket', 2);
+    assert.equal(exporterEnv(t).XRAY_ARCHIVE_STAGING_URL, undefined);
+    const services = Object.values(t.findResources('AWS::IAM::Role')).map((r: any) => JSON.stringify(r.Properties.AssumeRolePolicyDocument));
+    assert.ok(!services.some((s) => s.includes('firehose.amazonaws.com') || s.includes('logs.amazonaws.com')), 'no staging roles');
+    assert.equal(Object.keys(t.findResources('AWS::CloudWatch::Alarm', { Properties: { Namespace: 'AWS/Firehose' } })).length, 0, 'no delivery alarm');
+  }
+});
+
+test('spansLogGroup: create is refused (CloudWatch Logs reserves aws/), any other value names the allowed ones', () => {
+  assert.throws(() => synth({ 'xray-archive:spansLogGroup': 'create' }), /spansLogGroup must be existing or none, got create: CloudWatch Logs reserves log group names starting with aws\//);
+  assert.throws(() => synth({ 'xray-archive:spansLogGroup': 'maybe' }), /context xray-archive:spansLogGroup must be existing or none, got "maybe"/);
+  assert.throws(() => synth({ 'xray-archive:spansLogGroup': 'EXISTING' }), /must be existing or none/);
+});
