@@ -22,6 +22,7 @@ fn moto() -> String {
 fn client() -> Client {
     let config = aws_sdk_s3::config::Builder::new()
         .behavior_version(BehaviorVersion::latest())
+        .http_client(exporter::aws::https_client())
         .endpoint_url(moto())
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "static"))

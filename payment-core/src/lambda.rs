@@ -33,9 +33,19 @@ fn var(name: &str) -> Result<String, Error> {
     })
 }
 
+/// `aws_config::defaults` over hyper 1 and rustls on ring: the HTTPS stack the Stripe and
+/// Prism clients (reqwest) use too.
+pub fn aws_defaults() -> aws_config::ConfigLoader {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    let https = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https)
+}
+
 /// Builds the flow over the AWS and HTTP adapters from the environment.
 pub async fn app_from_env() -> Result<App, Error> {
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = aws_defaults().load().await;
     let region = sdk
         .region()
         .map_or_else(|| "us-east-1".to_owned(), ToString::to_string);

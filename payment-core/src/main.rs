@@ -117,7 +117,7 @@ async fn simulate_to(
     format: TraceFormat,
 ) -> anyhow::Result<()> {
     let report = if xray {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let sdk = payment_core::lambda::aws_defaults().load().await;
         simulate(cfg, &ApiEmitter::new(aws_sdk_xray::Client::new(&sdk))).await?
     } else {
         let dir = out.expect("clap requires --out without --xray");
