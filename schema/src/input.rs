@@ -4,6 +4,8 @@
 //! - a BatchGetTraces response: `Traces[].Segments[].Document`, as an escaped JSON string
 //!   (the API form) or an object (the console's raw-data form);
 //! - one element of `Segments[]` (`{"Id": ..., "Document": ...}`);
+//! - one trace as the X-Ray console's raw data shows it (`{"Id", "Duration",
+//!   "LimitExceeded", "Segments": [...]}`), documents as strings or objects;
 //! - a single segment document or independent subsegment;
 //! - the X-Ray daemon's header line `{"format": "json", "version": 1}` (skipped);
 //! - an array of any of these.
@@ -46,6 +48,12 @@ struct Probe<'a> {
     traces: Option<Vec<BatchTrace<'a>>>,
     #[serde(rename = "Document", borrow, default)]
     document: Option<&'a RawValue>,
+    /// One trace as the X-Ray console's raw data shows it: `{"Id", "Duration",
+    /// "LimitExceeded", "Segments": [...]}`, a `Traces[]` element on its own.
+    #[serde(rename = "Segments", borrow, default)]
+    segments: Option<Vec<BatchSegment<'a>>>,
+    #[serde(rename = "LimitExceeded", default)]
+    limit_exceeded: Option<bool>,
     #[serde(rename = "TraceSummaries", default)]
     trace_summaries: Option<IgnoredAny>,
     #[serde(rename = "Services", default)]
@@ -148,6 +156,11 @@ fn classify_at(value: &RawValue, path: String, out: &mut Vec<InputItem>) {
                 let at = join(&path, &format!("Traces[{t}].Segments[{s}].Document"));
                 push_document(seg.document, trace.limit_exceeded, at, out);
             }
+        }
+    } else if let Some(segments) = probe.segments {
+        for (s, seg) in segments.into_iter().enumerate() {
+            let at = join(&path, &format!("Segments[{s}].Document"));
+            push_document(seg.document, probe.limit_exceeded, at, out);
         }
     } else if let Some(doc) = probe.document {
         push_document(doc, None, join(&path, "Document"), out);
@@ -259,6 +272,29 @@ mod tests {
                     text: r#"{"id": "b"}"#.into(),
                     limit_exceeded: Some(true),
                     path: "Traces[0].Segments[1].Document".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn one_trace_as_the_console_shows_its_raw_data() {
+        let out = items(
+            r#"{"Id":"1-581cf771-a006649127e371903a2de979","Duration":0.5,"LimitExceeded":false,
+                "Segments":[{"Id":"a","Document":{"id": "a"}},{"Id":"b","Document":"{\"id\":\"b\"}"}]}"#,
+        );
+        assert_eq!(
+            out,
+            vec![
+                InputItem::Document {
+                    text: r#"{"id": "a"}"#.into(),
+                    limit_exceeded: Some(false),
+                    path: "Segments[0].Document".into()
+                },
+                InputItem::Document {
+                    text: r#"{"id":"b"}"#.into(),
+                    limit_exceeded: Some(false),
+                    path: "Segments[1].Document".into()
                 },
             ]
         );
