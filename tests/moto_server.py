@@ -8,9 +8,12 @@ Starts, in one process (so both share one emulated account):
   GetTraceSummaries with ``"Users": {}`` where the X-Ray API model says a list, and
   aws-sdk-xray rejects the whole response over it; the wrapper rewrites that one field to
   ``[]``. Nothing else is touched.
+* an account per access key: a request signed with a 12-digit access key id is served in the
+  emulated account of that number (moto's ``x-moto-account-id``), so each test gets an AWS
+  account of its own, with its own X-Ray traces, buckets and queues, on one server.
 * X-Ray's trace segment destination, which moto 5.2.5 does not implement:
   GetTraceSegmentDestination answers ``XRay`` until UpdateTraceSegmentDestination sets
-  ``CloudWatchLogs`` (Transaction Search on), as X-Ray does; one setting for both endpoints.
+  ``CloudWatchLogs`` (Transaction Search on), as X-Ray does; one setting per account.
 * the fault endpoint: the same emulator behind a fault-injecting layer, for the exporter's
   resilience tests. Deterministic for a seed, it
   - answers 30% of calls with a throttle (X-Ray ``ThrottledException`` 429, S3 ``SlowDown``
@@ -30,6 +33,7 @@ import io
 import json
 import os
 import random
+import re
 import threading
 
 from werkzeug.serving import make_server
@@ -80,18 +84,36 @@ def xray_op(environ) -> str | None:
     }.get(environ.get("PATH_INFO"))
 
 
-class Destination:
-    """X-Ray's trace segment destination (`XRay` or `CloudWatchLogs`), which moto lacks."""
+ACCESS_KEY_ACCOUNT = re.compile(r"Credential=(\d{12})/")
+
+
+class Accounts:
+    """Serves a request signed with a 12-digit access key id in that account."""
 
     def __init__(self, app):
         self.app = app
-        self.destination = "XRay"
+
+    def __call__(self, environ, start_response):
+        m = ACCESS_KEY_ACCOUNT.search(environ.get("HTTP_AUTHORIZATION", ""))
+        if m:
+            environ["HTTP_X_MOTO_ACCOUNT_ID"] = m.group(1)
+        return self.app(environ, start_response)
+
+
+class Destination:
+    """X-Ray's trace segment destination (`XRay` or `CloudWatchLogs`) per account, which
+    moto lacks."""
+
+    def __init__(self, app):
+        self.app = app
+        self.destinations = {}
 
     def __call__(self, environ, start_response):
         op = xray_op(environ)
         if op not in ("GetTraceSegmentDestination", "UpdateTraceSegmentDestination"):
             return self.app(environ, start_response)
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        account = environ.get("HTTP_X_MOTO_ACCOUNT_ID", "123456789012")
         if op == "UpdateTraceSegmentDestination":
             wanted = json.loads(body or b"{}").get("Destination")
             if wanted not in ("XRay", "CloudWatchLogs"):
@@ -99,8 +121,8 @@ class Destination:
                 headers = [("x-amzn-ErrorType", "InvalidRequestException"),
                            ("Content-Type", "application/json")]
                 return respond(start_response, "400 Bad Request", headers, json.dumps(error).encode())
-            self.destination = wanted
-        answer = {"Destination": self.destination, "Status": "ACTIVE"}
+            self.destinations[account] = wanted
+        answer = {"Destination": self.destinations.get(account, "XRay"), "Status": "ACTIVE"}
         return respond(start_response, "200 OK", [("Content-Type", "application/json")],
                        json.dumps(answer).encode())
 
@@ -198,7 +220,7 @@ def main():
     parser.add_argument("--fault-seed", type=int, default=7)
     args = parser.parse_args()
 
-    moto = Destination(DomainDispatcherApplication(create_backend_app))
+    moto = Accounts(Destination(DomainDispatcherApplication(create_backend_app)))
     servers = {
         "clean": make_server("127.0.0.1", 0, Fixed(moto), threaded=True,
                              request_handler=MotoRequestHandler),

@@ -1,5 +1,6 @@
 """Shared fixtures: the xray-archive binary, the X-Ray samples, and an archive made from them."""
 
+import itertools
 import json
 import os
 import pathlib
@@ -8,6 +9,21 @@ import subprocess
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+_ACCOUNTS = itertools.count(200_000_000_001)
+
+
+@pytest.fixture(autouse=True)
+def aws_account():
+    """Every test works in an emulated AWS account of its own: its X-Ray traces, buckets,
+    queues and log groups are invisible to every other test, so no test picks "an hour no
+    other test uses". The numbers are a fixed sequence, the same on every run."""
+    from xray_support import use_account
+
+    account = f"{next(_ACCOUNTS):012d}"
+    use_account(account)
+    return account
 
 
 def testdata_dir() -> pathlib.Path:

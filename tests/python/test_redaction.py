@@ -54,7 +54,7 @@ def day_of(epoch: int) -> str:
 
 
 def test_no_card_number_survives_and_the_manifest_counts_them(binary, moto, tmp_path):
-    day = int(time.time()) // 86400 - 18  # a day no other test on the shared emulator uses
+    day = int(time.time()) // 86400 - 18
     base = day * 86400 + 7 * 3600
     docs, clean_text = seeded(base)
     for c in CARDS:

@@ -20,11 +20,26 @@ import pyarrow.parquet as pq
 from card_scanner import luhn  # noqa: F401 (re-exported for the tests)
 
 REGION = "us-east-1"
-CREDS = dict(region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test")
+
+# The emulated AWS account the current test works in: tests/moto_server.py serves a request
+# signed with a 12-digit access key id in that account, so no test sees another's traces,
+# buckets or queues. conftest.py gives every test a fresh one.
+_ACCOUNT = ["123456789012"]
+
+
+def use_account(account: str) -> None:
+    """Makes `account` (12 digits) the one clients and the CLI work in from now on."""
+    assert len(account) == 12 and account.isdigit(), account
+    _ACCOUNT[0] = account
+
+
+def account() -> str:
+    return _ACCOUNT[0]
 
 
 def client(service: str, endpoint: str):
-    return boto3.client(service, endpoint_url=endpoint, **CREDS)
+    return boto3.client(service, endpoint_url=endpoint, region_name=REGION,
+                        aws_access_key_id=_ACCOUNT[0], aws_secret_access_key="test")
 
 
 def unique(name: str) -> str:
@@ -46,7 +61,7 @@ def cli_env(endpoint: str) -> dict:
     env.update(
         AWS_ENDPOINT_URL=endpoint,
         AWS_REGION=REGION,
-        AWS_ACCESS_KEY_ID="test",
+        AWS_ACCESS_KEY_ID=_ACCOUNT[0],
         AWS_SECRET_ACCESS_KEY="test",
     )
     return env
