@@ -16,10 +16,92 @@ async fn export(source: &Path, archive: &Path) -> ExportSummary {
         .unwrap()
 }
 
-fn file_named(dir: &Path, part: &str) -> Option<PathBuf> {
-    sample_files(dir)
+/// The one sample whose name contains `part`; a test that names a sample fails without it.
+fn sample(dir: &Path, part: &str) -> PathBuf {
+    let found: Vec<PathBuf> = sample_files(dir)
         .into_iter()
-        .find(|p| p.file_name().unwrap().to_string_lossy().contains(part))
+        .filter(|p| p.file_name().unwrap().to_string_lossy().contains(part))
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "want exactly one sample named *{part}* in {} (XRAY_TESTDATA), found {found:?}",
+        dir.display()
+    );
+    found.into_iter().next().unwrap()
+}
+
+/// Every sample that is invalid on purpose (see SOURCES.md), with the reason it must be
+/// quarantined for and how many inputs of it are; every other sample must be archived whole.
+const QUARANTINED: [(&str, &str, usize); 19] = [
+    (
+        "apigateway-understanding-xray-traces.md__L54-125_apigw",
+        "subsegments[0]: id must be 16 hex digits",
+        1,
+    ),
+    (
+        "getservicegraph-output-truncated.json",
+        "not valid JSON: expected value at line 66",
+        1,
+    ),
+    ("lambdaExpectedTrace.mustache", "trace_id is missing", 5),
+    ("gettracesummaries-output.json", "GetTraceSummaries", 1),
+    ("L34-304_getservicegraph-output.json", "GetServiceGraph", 1),
+    (
+        "independent-subsegment.json",
+        "not valid JSON: expected `,` or `}` at line 8",
+        1,
+    ),
+    (
+        "segment-http-ec2.json",
+        "not valid JSON: key must be a string at line 16",
+        1,
+    ),
+    ("subsegment-downstream-http", "trace_id is missing", 1),
+    ("custom-subsegment-with-metadata", "trace_id is missing", 1),
+    (
+        "aws-block-with-plugins.json",
+        "not valid JSON: expected value at line 1",
+        1,
+    ),
+    (
+        "subsegment-dynamodb-update",
+        "not valid JSON: key must be a string at line 17",
+        1,
+    ),
+    ("subsegment-sql-query", "trace_id is missing", 1),
+    ("puttracesegments-unprocessed", "PutTraceSegments", 1),
+    (
+        "subsegment-smart-quotes",
+        "not valid JSON: expected `,` or `}` at line 6",
+        1,
+    ),
+    (
+        "subsegments-fragment.json",
+        "not valid JSON: expected value at line 2",
+        1,
+    ),
+    (
+        "subsegment-dynamodb-sdk",
+        "not valid JSON: key must be a string at line 16",
+        1,
+    ),
+    (
+        "indepSubsegmentWithLocalNamespace",
+        "namespace must be aws or remote, got \"local\"",
+        1,
+    ),
+    ("segmentValidationFailed", "start_time is missing", 1),
+    ("advanced_mw_tracer", "trace_id is missing", 1),
+];
+
+/// The `QUARANTINED` entry of a sample file, if it has one.
+fn quarantine_entry(file: &Path) -> Option<(&'static str, &'static str, usize)> {
+    let name = file.file_name().unwrap().to_string_lossy();
+    QUARANTINED
+        .iter()
+        .copied()
+        .find(|(part, ..)| name.contains(part))
 }
 
 /// Every candidate document in a file, parsed independently: the values of
@@ -100,21 +182,57 @@ async fn every_sample_is_archived_losslessly_or_quarantined_with_a_reason() {
         .filter_map(|b| serde_json::from_slice(b).ok())
         .collect();
 
-    // Nothing disappears: every candidate is archived or quarantined, and a file that is not
-    // JSON is quarantined byte for byte.
+    // Nothing disappears, and nothing is in the wrong place: a valid sample's documents are
+    // archived (none quarantined), an invalid one's are quarantined (none archived), and a
+    // file that is not JSON is quarantined byte for byte.
+    for (part, ..) in QUARANTINED {
+        sample(&data, part);
+    }
+    let quarantined_from = |file: &Path| {
+        summary
+            .quarantined
+            .iter()
+            .filter(|q| Path::new(&q.source) == file)
+            .count()
+    };
+    let mut checked = 0;
     for file in sample_files(&data) {
-        match candidates(&file) {
-            Some(docs) => {
+        let entry = quarantine_entry(&file);
+        match (candidates(&file), entry) {
+            (Some(docs), None) => {
+                assert!(!docs.is_empty(), "{}: no documents", file.display());
                 for doc in docs {
                     assert!(
-                        archived.contains(&doc) || quarantined.contains(&doc),
-                        "{}: a document was neither archived nor quarantined",
+                        archived.contains(&doc),
+                        "{}: a valid document was not archived",
+                        file.display()
+                    );
+                    checked += 1;
+                }
+                assert_eq!(
+                    quarantined_from(&file),
+                    0,
+                    "{}: quarantined",
+                    file.display()
+                );
+            }
+            (Some(docs), Some((_, _, n))) => {
+                for doc in &docs {
+                    assert!(
+                        quarantined.contains(doc) && !archived.contains(doc),
+                        "{}: an invalid document was not quarantined, or was archived",
                         file.display()
                     );
                 }
+                assert_eq!(quarantined_from(&file), n, "{}", file.display());
             }
-            None => {
+            (None, entry) => {
                 let bytes = std::fs::read(&file).unwrap();
+                assert!(
+                    entry.is_some(),
+                    "{}: not JSON, yet not listed",
+                    file.display()
+                );
                 assert!(
                     raw.contains(&bytes),
                     "{} not quarantined whole",
@@ -123,6 +241,10 @@ async fn every_sample_is_archived_losslessly_or_quarantined_with_a_reason() {
             }
         }
     }
+    assert_eq!(
+        checked as u64, summary.segments,
+        "every archived document was checked"
+    );
     // Every quarantine has a reason that is a sentence, not a code.
     for q in &summary.quarantined {
         assert!(q.reason.len() > 12, "{q:?}");
@@ -196,7 +318,8 @@ async fn known_samples_have_known_outcomes() {
         .collect();
 
     // BatchGetTraces: each escaped Document string is archived exactly as X-Ray returned it.
-    if let Some(f) = file_named(&data, "batchgettraces-output") {
+    {
+        let f = sample(&data, "batchgettraces-output");
         let v: Value = serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap();
         let docs: Vec<&str> = v["Traces"][0]["Segments"]
             .as_array()
@@ -210,12 +333,14 @@ async fn known_samples_have_known_outcomes() {
         }
     }
     // A pretty-printed single document is kept byte for byte, whitespace and all.
-    if let Some(f) = file_named(&data, "minimal-complete-segment") {
+    {
+        let f = sample(&data, "minimal-complete-segment");
         let text = std::fs::read_to_string(f).unwrap();
         assert!(documents.iter().any(|d| d == text.trim()));
     }
     // Daemon framing: the header line is skipped, the document archived.
-    if let Some(f) = file_named(&data, "daemon-segment") {
+    {
+        let f = sample(&data, "daemon-segment");
         let text = std::fs::read_to_string(f).unwrap();
         let line = text.lines().nth(1).unwrap();
         assert!(documents.iter().any(|d| d == line));
@@ -234,41 +359,24 @@ async fn known_samples_have_known_outcomes() {
                 m.entry(name).or_default().push(q.reason.clone());
                 m
             });
-    let expect = [
-        (
-            "independent-subsegment.json",
-            "not valid JSON: expected `,` or `}` at line 8",
-        ),
-        ("subsegment-smart-quotes", "not valid JSON"),
-        ("segmentValidationFailed", "start_time is missing"),
-        (
-            "indepSubsegmentWithLocalNamespace",
-            "namespace must be aws or remote, got \"local\"",
-        ),
-        ("gettracesummaries-output", "GetTraceSummaries"),
-        ("getservicegraph-output.json", "GetServiceGraph"),
-        ("puttracesegments-unprocessed", "PutTraceSegments"),
-        ("advanced_mw_tracer", "trace_id is missing"),
-        ("subsegment-sql-query", "trace_id is missing"),
-        (
-            "apigw-stage-segment",
-            "subsegments[0]: id must be 16 hex digits",
-        ),
-    ];
-    for (name, reason) in expect {
-        if file_named(&data, name).is_none() {
-            continue;
-        }
+    for (name, reason, n) in QUARANTINED {
+        sample(&data, name);
         let got: Vec<&String> = reasons
             .iter()
             .filter(|(k, _)| k.contains(name))
             .flat_map(|(_, v)| v)
             .collect();
+        assert_eq!(got.len(), n, "{name}: {got:?}");
         assert!(
-            got.iter().any(|r| r.contains(reason)),
-            "{name}: want a reason containing {reason:?}, got {got:?}"
+            got.iter().all(|r| r.contains(reason)),
+            "{name}: want reasons containing {reason:?}, got {got:?}"
         );
     }
+    assert_eq!(
+        summary.quarantined.len(),
+        QUARANTINED.iter().map(|(.., n)| n).sum::<usize>(),
+        "only the invalid samples are quarantined"
+    );
 }
 
 #[tokio::test]
