@@ -1,10 +1,12 @@
 //! OpenTelemetry input archived into the v1 tables: the real `aws/spans` samples in
 //! `tests/fixtures/otel/`, as files and as a Firehose-delivered subscription payload.
 
+mod common;
+use common::{rows, strings};
+
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use arrow::array::{Array, AsArray, RecordBatch};
 use exporter::store::MemoryStore;
 use exporter::verify::verify;
 use exporter::{ArchiveStore, WriterConfig};
@@ -25,31 +27,6 @@ fn config() -> WriterConfig {
         retention: None,
         ..WriterConfig::default()
     }
-}
-
-/// Every row of `table`, as batches.
-async fn rows(store: &MemoryStore, table: &str) -> Vec<RecordBatch> {
-    let mut out = Vec::new();
-    for meta in store.list(&format!("v1/{table}/")).await.unwrap() {
-        let bytes = exporter::store::get(store, &meta.key)
-            .await
-            .unwrap()
-            .unwrap();
-        out.extend(exporter::parquet_io::decode(&meta.key, bytes).unwrap());
-    }
-    out
-}
-
-fn strings(batches: &[RecordBatch], column: &str) -> Vec<String> {
-    batches
-        .iter()
-        .flat_map(|b| {
-            let c = b.column_by_name(column).unwrap().as_string::<i32>();
-            (0..c.len())
-                .map(|i| c.value(i).to_owned())
-                .collect::<Vec<_>>()
-        })
-        .collect()
 }
 
 #[tokio::test]

@@ -2,10 +2,12 @@
 //! Firehose writes a CloudWatch Logs subscription (gzip payloads, concatenated, under
 //! `YYYY/MM/DD/HH/`), into a store; and a day that switches from X-Ray to Transaction Search.
 
+mod common;
+use common::{rows, strings};
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 
-use arrow::array::{Array, AsArray, RecordBatch};
 use chrono::{DateTime, NaiveDate, Utc};
 use exporter::seal::{SealOptions, seal_days};
 use exporter::source::{MemorySource, MergedSource, StagingSource};
@@ -87,35 +89,6 @@ fn options(day: &str) -> SealOptions {
 
 fn now() -> DateTime<Utc> {
     "2026-08-14T00:00:00Z".parse().unwrap()
-}
-
-async fn rows(store: &MemoryStore, table: &str) -> Vec<RecordBatch> {
-    let mut out = Vec::new();
-    for meta in store.list(&format!("v1/{table}/")).await.unwrap() {
-        let bytes = exporter::store::get(store, &meta.key)
-            .await
-            .unwrap()
-            .unwrap();
-        out.extend(exporter::parquet_io::decode(&meta.key, bytes).unwrap());
-    }
-    out
-}
-
-fn strings(batches: &[RecordBatch], column: &str) -> Vec<String> {
-    batches
-        .iter()
-        .flat_map(|b| {
-            let c = arrow::compute::cast(
-                b.column_by_name(column).unwrap(),
-                &arrow::datatypes::DataType::Utf8,
-            )
-            .unwrap();
-            let c = c.as_string::<i32>();
-            (0..c.len())
-                .map(|i| c.value(i).to_owned())
-                .collect::<Vec<_>>()
-        })
-        .collect()
 }
 
 /// The reasons of everything quarantined, from the `_quarantine/*.json` records.
