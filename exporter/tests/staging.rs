@@ -339,3 +339,43 @@ async fn a_day_that_switches_to_transaction_search_takes_each_trace_from_the_sou
     let chain = read_chain(&archive).await.unwrap();
     assert_eq!(chain.manifests.last().unwrap().1.source, "aws-spans+xray");
 }
+
+#[tokio::test]
+async fn an_otlp_span_keeps_its_resource_through_the_staged_hour() {
+    // The root span's segment is named after its resource's service.name, which the span's
+    // own text lacks: the staged hour must carry it to the seal.
+    let start_ns: u64 = 0x6a71_9ba0 * 1_000_000_000 + 5_000_000;
+    let export = serde_json::json!({"resourceSpans": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "vaultlink-api"}}]},
+        "scopeSpans": [{"scope": {"name": "vaultlink", "version": "1"}, "spans": [{
+            "traceId": "6A719BA03DCE37B129B5432CD44DB599", "spanId": "B03258E2E1ABC399",
+            "name": "POST /payments", "kind": 2,
+            "startTimeUnixNano": start_ns.to_string(),
+            "endTimeUnixNano": (start_ns + 40_000_000).to_string(),
+            "attributes": [{"key": "payment.id", "value": {"stringValue": "pay_otlp_1"}}],
+            "status": {}
+        }]}]
+    }]});
+    let staging = MemoryStore::default();
+    deliver(
+        &staging,
+        "2026-08-04T08",
+        0,
+        export.to_string().into_bytes(),
+    )
+    .await;
+    let archive = MemoryStore::default();
+    let source = StagingSource::new(staging, 2);
+    let report = seal_days(&source, &archive, &options(DAY), now(), &mut |_| {})
+        .await
+        .unwrap();
+    assert_eq!(report.days[0].traces, 1);
+    assert!(quarantine_reasons(&archive).await.is_empty());
+    let spans = rows(&archive, "spans").await;
+    assert_eq!(strings(&spans, "name"), ["vaultlink-api"]);
+    assert_eq!(strings(&spans, "payment_id"), ["pay_otlp_1"]);
+    assert_eq!(
+        strings(&rows(&archive, "segments").await, "format"),
+        ["otlp"]
+    );
+}
