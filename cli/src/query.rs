@@ -57,12 +57,12 @@ pub async fn run(archive: &str, statement: &str, out: Format) -> anyhow::Result<
 
 /// Runs on Athena and reports the bytes scanned (what Athena bills).
 pub async fn run_athena(
-    wg: &athena::client::Workgroup,
+    wg: &athena::Workgroup,
     statement: &str,
     out: Format,
 ) -> anyhow::Result<ExitCode> {
-    let client = athena::client::client_from_env().await;
-    let r = athena::client::run(&client, wg, statement).await?;
+    let client = athena::Athena::from_env().await;
+    let r = client.run(wg, statement).await?;
     match out {
         Format::Json => {
             let rows: Vec<serde_json::Map<String, serde_json::Value>> = r
@@ -88,10 +88,21 @@ pub async fn run_athena(
         }
     }
     eprintln!(
-        "{} rows; Athena scanned {} (query {})",
+        "{} rows in {} result page{}; Athena scanned {} (query {}); {}",
         r.rows.len(),
+        r.pages,
+        if r.pages == 1 { "" } else { "s" },
         crate::output::human_bytes(r.data_scanned_bytes.max(0) as u64),
-        r.id
+        r.id,
+        athena_calls(client.stats())
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the Athena calls of one command cost, retries included.
+pub fn athena_calls(stats: exporter::retry::PaceStats) -> String {
+    format!(
+        "{} Athena calls, {} throttled and {} failed transiently (retried)",
+        stats.attempts, stats.throttles, stats.transient
+    )
 }
