@@ -79,10 +79,18 @@ pub async fn run_athena(
             println!("{}", serde_json::to_string_pretty(&rows)?);
         }
         Format::Csv | Format::Table => {
-            let sep = if out == Format::Csv { "," } else { " | " };
-            println!("{}", r.columns.join(sep));
+            let (sep, cell): (&str, fn(&str) -> String) = if out == Format::Csv {
+                (",", csv_field)
+            } else {
+                (" | ", str::to_owned)
+            };
+            let header: Vec<String> = r.columns.iter().map(|c| cell(c)).collect();
+            println!("{}", header.join(sep));
             for row in &r.rows {
-                let cells: Vec<&str> = row.iter().map(|v| v.as_deref().unwrap_or("")).collect();
+                let cells: Vec<String> = row
+                    .iter()
+                    .map(|v| cell(v.as_deref().unwrap_or("")))
+                    .collect();
                 println!("{}", cells.join(sep));
             }
         }
@@ -97,6 +105,16 @@ pub async fn run_athena(
         athena_calls(client.stats())
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// A CSV field as RFC 4180 writes it (and the local engine's CSV does): quoted, with quotes
+/// doubled, when it holds a comma, a quote or a line break. NULL is an empty field.
+fn csv_field(v: &str) -> String {
+    if v.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", v.replace('"', "\"\""))
+    } else {
+        v.to_owned()
+    }
 }
 
 /// What the Athena calls of one command cost, retries included.
