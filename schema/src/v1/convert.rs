@@ -1086,6 +1086,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn rejections_say_why() {
+        let why = |text: &str| {
+            ArchivedSegment::new(text.to_owned(), None)
+                .unwrap_err()
+                .rejection
+                .to_string()
+        };
+        assert!(
+            why(r#"{"name":"a""#).starts_with("not valid JSON: "),
+            "{}",
+            why(r#"{"name":"a""#)
+        );
+        let wrong_type = why(r#"{"name":"a","id":"70de5b6f19ff9a0a","start_time":"soon"}"#);
+        assert!(
+            wrong_type.starts_with("not a segment document: "),
+            "{wrong_type}"
+        );
+        assert_eq!(
+            why(r#"{"name":"a","id":"70de5b6f19ff9a0a","start_time":1,"end_time":2}"#),
+            "trace_id is missing; it must be 1-<8 hex>-<24 hex>"
+        );
+    }
+
+    #[test]
     fn payment_index_columns_sort_as_the_rows_do() {
         let mut rows: Vec<PaymentIndexRow> = (0..200u32)
             .map(|i| PaymentIndexRow {
