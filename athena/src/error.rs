@@ -219,10 +219,9 @@ fn api_hint(code: Option<&str>, message: &str, retriable: bool) -> &'static str 
 /// What to do about a failed query, from Athena's reason.
 fn query_hint(reason: &str) -> &'static str {
     let r = reason.to_ascii_lowercase();
-    if r.contains("does not exist")
-        || r.contains("table_not_found")
+    if r.contains("table_not_found")
         || r.contains("schema_not_found")
-        || r.contains("not found")
+        || r.contains("does not exist")
     {
         ". Create the database and tables first with `xray-archive register --archive \
          s3://bucket/prefix`, and pass the same --database"
