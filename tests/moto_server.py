@@ -11,6 +11,12 @@ Starts, in one process (so both share one emulated account):
 * an account per access key: a request signed with a 12-digit access key id is served in the
   emulated account of that number (moto's ``x-moto-account-id``), so each test gets an AWS
   account of its own, with its own X-Ray traces, buckets and queues, on one server.
+* Athena's result pages, on both endpoints: moto answers GetQueryResults with every row at
+  once and never a NextToken, where Athena returns at most ``MaxResults`` rows (1,000, its
+  default and maximum) a call, the header row of a SELECT counted in the first page, and a
+  NextToken while rows remain. The wrapper pages moto's answer that way (an offset in the
+  token) and refuses a MaxResults over 1,000 as Athena does. Rows come from results a test
+  seeds through moto's ``/moto-api/static/athena/query-results``.
 * X-Ray's trace segment destination, which moto 5.2.5 does not implement:
   GetTraceSegmentDestination answers ``XRay`` until UpdateTraceSegmentDestination sets
   ``CloudWatchLogs`` (Transaction Search on), as X-Ray does; one setting per account.
@@ -20,7 +26,12 @@ Starts, in one process (so both share one emulated account):
     503) and 5% with a 500, before the call reaches moto (so a failed call changed nothing);
   - pages GetTraceSummaries three summaries at a time with a NextToken, which moto ignores;
   - returns at most two traces per BatchGetTraces call and lists the rest in
-    ``UnprocessedTraceIds``, as X-Ray does under load.
+    ``UnprocessedTraceIds``, as X-Ray does under load;
+  - answers every distinct Athena request first with a ``ThrottlingException`` (400, "Rate
+    exceeded"), then with an ``InternalServerException`` (500), and lets the third attempt
+    through, so each Athena call must be retried twice; Athena calls take no roll of the
+    random faults above, so the X-Ray and S3 fault sequence of a seed is the same with or
+    without them.
 
 Writes ``{"clean": URL, "fault": URL}`` to the ports file once both listen.
 """
@@ -46,6 +57,7 @@ from moto.moto_server.werkzeug_app import (
 
 SUMMARY_PAGE = 3
 TRACES_PER_CALL = 2
+ATHENA_PAGE = 1000
 
 
 def call(app, environ, body: bytes):
@@ -82,6 +94,45 @@ def xray_op(environ) -> str | None:
         "/GetTraceSegmentDestination": "GetTraceSegmentDestination",
         "/UpdateTraceSegmentDestination": "UpdateTraceSegmentDestination",
     }.get(environ.get("PATH_INFO"))
+
+
+def athena_op(environ) -> str | None:
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    return target.split(".", 1)[1] if target.startswith("AmazonAthena.") else None
+
+
+def json_error(start_response, status, code, message):
+    body = json.dumps({"__type": code, "message": message}).encode()
+    headers = [("x-amzn-ErrorType", code), ("Content-Type", "application/x-amz-json-1.1")]
+    return respond(start_response, status, headers, body)
+
+
+class AthenaPages:
+    """GetQueryResults paged as Athena pages it: MaxResults rows a call with a NextToken."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        if athena_op(environ) != "GetQueryResults":
+            return self.app(environ, start_response)
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        request = json.loads(body or b"{}")
+        limit = int(request.pop("MaxResults", ATHENA_PAGE))
+        if not 1 <= limit <= ATHENA_PAGE:
+            return json_error(start_response, "400 Bad Request", "InvalidRequestException",
+                              f"MaxResults must be between 1 and {ATHENA_PAGE}, got {limit}")
+        token = request.pop("NextToken", None)
+        offset = int(base64.b64decode(token).decode()) if token else 0
+        status, headers, data = call(self.app, environ, json.dumps(request).encode())
+        if not status.startswith("200"):
+            return respond(start_response, status, headers, data)
+        doc = json.loads(data)
+        rows = doc.get("ResultSet", {}).get("Rows", [])
+        doc.setdefault("ResultSet", {})["Rows"] = rows[offset:offset + limit]
+        if offset + limit < len(rows):
+            doc["NextToken"] = base64.b64encode(str(offset + limit).encode()).decode()
+        return respond(start_response, status, headers, json.dumps(doc).encode())
 
 
 ACCESS_KEY_ACCOUNT = re.compile(r"Credential=(\d{12})/")
@@ -152,9 +203,13 @@ class Faulty:
         self.app = app
         self.rng = random.Random(seed)
         self.lock = threading.Lock()
+        self.athena_attempts: dict[tuple[str, bytes], int] = {}
 
     def __call__(self, environ, start_response):
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        athena = athena_op(environ)
+        if athena:
+            return self.athena(environ, body, start_response, athena)
         op = xray_op(environ)
         with self.lock:
             roll = self.rng.random()
@@ -166,6 +221,17 @@ class Faulty:
             return self.page_summaries(environ, body, start_response)
         if op == "BatchGetTraces":
             return self.split_batch(environ, body, start_response)
+        return respond(start_response, *call(self.app, environ, body))
+
+    def athena(self, environ, body, start_response, op):
+        with self.lock:
+            seen = self.athena_attempts.get((op, body), 0)
+            self.athena_attempts[(op, body)] = seen + 1
+        if seen == 0:
+            return json_error(start_response, "400 Bad Request", "ThrottlingException", "Rate exceeded")
+        if seen == 1:
+            return json_error(start_response, "500 Internal Server Error", "InternalServerException",
+                              "injected fault")
         return respond(start_response, *call(self.app, environ, body))
 
     @staticmethod
@@ -220,7 +286,7 @@ def main():
     parser.add_argument("--fault-seed", type=int, default=7)
     args = parser.parse_args()
 
-    moto = Accounts(Destination(DomainDispatcherApplication(create_backend_app)))
+    moto = AthenaPages(Accounts(Destination(DomainDispatcherApplication(create_backend_app))))
     servers = {
         "clean": make_server("127.0.0.1", 0, Fixed(moto), threaded=True,
                              request_handler=MotoRequestHandler),

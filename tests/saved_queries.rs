@@ -7,7 +7,7 @@ use exporter::synth as payment_traces;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use athena::{Format, LocalEngine, LookupError, format, lookup, saved_queries};
+use athena::{Format, LocalEngine, format, lookup, saved_queries};
 use exporter::{LocalDirStore, WriterConfig, export_inputs};
 use payment_core::otel::TraceFormat;
 use payment_core::sim::{Scenario, SimConfig, SimReport, simulate};
@@ -246,7 +246,7 @@ async fn lookup_finds_what_a_full_scan_finds() {
     }
     let unknown = lookup(&store, "pay_nope").await;
     assert!(
-        matches!(unknown, Err(LookupError::Unknown { .. })),
+        matches!(unknown, Err(athena::Error::UnknownPayment { .. })),
         "{unknown:?}"
     );
 }

@@ -9,6 +9,8 @@ use arrow::datatypes::{DataType, Field};
 use chrono::NaiveDate;
 use schema::v1::{COMMENT_KEY, SCHEMA_VERSION, Table};
 
+use crate::error::{Error, Result};
+
 /// Glue database name used when none is given.
 pub const DEFAULT_DATABASE: &str = "xray_archive";
 
@@ -24,18 +26,6 @@ pub struct DdlOptions {
     pub location: String,
     /// First day of the `dt` projection range (the range ends at `NOW`).
     pub since: NaiveDate,
-}
-
-/// Options that cannot make valid DDL.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum DdlError {
-    /// Athena reads tables from S3 only.
-    #[error("Athena reads tables from S3: pass the archive as s3://bucket/prefix, not {0:?}")]
-    NotS3(String),
-    /// Database names are lower-case letters, digits and underscores.
-    #[error("database name {0:?} must be lower-case letters, digits and underscores")]
-    BadDatabase(String),
 }
 
 /// The Hive type Athena uses for an archive column.
@@ -88,12 +78,17 @@ fn column(f: &Field) -> String {
 /// assert!(sql.contains("CREATE EXTERNAL TABLE IF NOT EXISTS `xray_archive`.`spans`"));
 /// assert!(sql.contains("'projection.dt.range'='2024-01-01,NOW'"));
 /// ```
-pub fn ddl(opts: &DdlOptions) -> Result<String, DdlError> {
+///
+/// Fails with [`Error::NotS3`] for a location outside S3 and [`Error::BadDatabase`] for a
+/// database name Glue would not take.
+pub fn ddl(opts: &DdlOptions) -> Result<String> {
     let root = opts
         .location
         .strip_prefix("s3://")
         .filter(|r| !r.is_empty())
-        .ok_or_else(|| DdlError::NotS3(opts.location.clone()))?
+        .ok_or_else(|| Error::NotS3 {
+            location: opts.location.clone(),
+        })?
         .trim_end_matches('/');
     let db = &opts.database;
     if db.is_empty()
@@ -101,7 +96,9 @@ pub fn ddl(opts: &DdlOptions) -> Result<String, DdlError> {
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
     {
-        return Err(DdlError::BadDatabase(db.clone()));
+        return Err(Error::BadDatabase {
+            database: db.clone(),
+        });
     }
     let mut out = String::new();
     let _ = writeln!(
@@ -216,10 +213,10 @@ mod tests {
     fn refuses_what_athena_cannot_read() {
         let mut o = opts();
         o.location = "/data/archive".into();
-        assert!(matches!(ddl(&o), Err(DdlError::NotS3(_))));
+        assert!(matches!(ddl(&o), Err(Error::NotS3 { .. })));
         let mut o = opts();
         o.database = "Bad-Name".into();
-        assert!(matches!(ddl(&o), Err(DdlError::BadDatabase(_))));
+        assert!(matches!(ddl(&o), Err(Error::BadDatabase { .. })));
     }
 
     #[test]

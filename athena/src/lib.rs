@@ -4,15 +4,18 @@
 
 pub mod client;
 pub mod ddl;
+pub mod error;
 pub mod evidence;
 pub mod local;
 pub mod lookup;
 pub mod output;
 pub mod saved;
 
-pub use ddl::{DEFAULT_DATABASE, DEFAULT_SINCE, DdlError, DdlOptions, ddl};
+pub use client::{Athena, QueryResult, Registered, Workgroup};
+pub use ddl::{DEFAULT_DATABASE, DEFAULT_SINCE, DdlOptions, ddl};
+pub use error::{Error, Result};
 pub use evidence::render_html;
-pub use local::{EngineError, LocalEngine};
-pub use lookup::{Citation, LookupError, PaymentStory, cite_manifests, lookup, render_tree};
+pub use local::LocalEngine;
+pub use lookup::{Citation, PaymentStory, cite_manifests, lookup, render_tree};
 pub use output::{Format, format};
-pub use saved::{QueryError, SavedQuery, saved_queries, saved_query};
+pub use saved::{SavedQuery, saved_queries, saved_query};

@@ -11,16 +11,7 @@ use datafusion::datasource::MemTable;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use schema::v1::Table;
 
-/// Errors of the local engine.
-#[derive(Debug, thiserror::Error)]
-pub enum EngineError {
-    /// The archive directory is missing or holds no v1 tables.
-    #[error("{0} is not an xray-archive archive (no v1/ directory); export into it first")]
-    NotAnArchive(String),
-    /// DataFusion refused or failed the statement.
-    #[error("query failed: {0}")]
-    Query(#[from] datafusion::error::DataFusionError),
-}
+use crate::error::{Error, Result};
 
 /// The partition column of `table`, as Athena declares it.
 pub fn partition_column(table: Table) -> (&'static str, DataType) {
@@ -31,7 +22,7 @@ pub fn partition_column(table: Table) -> (&'static str, DataType) {
 }
 
 /// Registers `table` over the parts under `location` (a path or URL ending in `/`).
-async fn register(ctx: &SessionContext, table: Table, location: &str) -> Result<(), EngineError> {
+async fn register(ctx: &SessionContext, table: Table, location: &str) -> Result<()> {
     let (part, part_type) = partition_column(table);
     let schema = table.schema();
     let options = ParquetReadOptions::default()
@@ -39,8 +30,11 @@ async fn register(ctx: &SessionContext, table: Table, location: &str) -> Result<
         .schema(&schema)
         .table_partition_cols(vec![(part.to_owned(), part_type)]);
     ctx.register_parquet(table.name(), location, options)
-        .await?;
-    Ok(())
+        .await
+        .map_err(|source| Error::Engine {
+            what: format!("registering the {} table over {location}", table.name()),
+            source,
+        })
 }
 
 /// DataFusion with the archive's four tables registered.
@@ -51,7 +45,7 @@ pub struct LocalEngine {
 impl LocalEngine {
     /// Registers the tables of `archive`: a local directory, or `s3://bucket/prefix` read
     /// through the standard AWS environment (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL`).
-    pub async fn open_archive(archive: &str) -> Result<Self, EngineError> {
+    pub async fn open_archive(archive: &str) -> Result<Self> {
         let Some(rest) = archive.strip_prefix("s3://") else {
             return Self::open(Path::new(archive)).await;
         };
@@ -70,12 +64,15 @@ impl LocalEngine {
                 .with_endpoint(endpoint)
                 .with_virtual_hosted_style_request(false);
         }
-        let store = builder
-            .build()
-            .map_err(|e| EngineError::NotAnArchive(format!("{archive} ({e})")))?;
+        let store = builder.build().map_err(|e| Error::ArchiveStore {
+            archive: archive.to_owned(),
+            reason: e.to_string(),
+        })?;
         let ctx = SessionContext::new();
-        let url = url::Url::parse(&format!("s3://{bucket}"))
-            .map_err(|e| EngineError::NotAnArchive(format!("{archive} ({e})")))?;
+        let url = url::Url::parse(&format!("s3://{bucket}")).map_err(|e| Error::ArchiveStore {
+            archive: archive.to_owned(),
+            reason: format!("bucket {bucket:?} is not a valid host name ({e})"),
+        })?;
         ctx.register_object_store(&url, Arc::new(store));
         let root = if prefix.is_empty() {
             format!("s3://{bucket}/v1")
@@ -89,10 +86,12 @@ impl LocalEngine {
     }
 
     /// Registers the tables of the archive at `root`. A table with no parts yet is empty.
-    pub async fn open(root: &Path) -> Result<Self, EngineError> {
+    pub async fn open(root: &Path) -> Result<Self> {
         let v1 = root.join("v1");
         if !v1.is_dir() {
-            return Err(EngineError::NotAnArchive(root.display().to_string()));
+            return Err(Error::NotAnArchive {
+                archive: root.display().to_string(),
+            });
         }
         let ctx = SessionContext::new();
         for table in Table::ALL {
@@ -108,15 +107,31 @@ impl LocalEngine {
                     .map(|f| f.as_ref().clone())
                     .collect();
                 fields.push(Field::new(part, part_type, false));
-                let empty = MemTable::try_new(Arc::new(Schema::new(fields)), vec![vec![]])?;
-                ctx.register_table(table.name(), Arc::new(empty))?;
+                let engine = |source| Error::Engine {
+                    what: format!("registering the empty {} table", table.name()),
+                    source,
+                };
+                let empty = MemTable::try_new(Arc::new(Schema::new(fields)), vec![vec![]])
+                    .map_err(engine)?;
+                ctx.register_table(table.name(), Arc::new(empty))
+                    .map_err(engine)?;
             }
         }
         Ok(Self { ctx })
     }
 
     /// Runs one statement and returns every row.
-    pub async fn sql(&self, sql: &str) -> Result<Vec<RecordBatch>, EngineError> {
-        Ok(self.ctx.sql(sql).await?.collect().await?)
+    pub async fn sql(&self, sql: &str) -> Result<Vec<RecordBatch>> {
+        let query = |source| Error::Engine {
+            what: "query".into(),
+            source,
+        };
+        self.ctx
+            .sql(sql)
+            .await
+            .map_err(query)?
+            .collect()
+            .await
+            .map_err(query)
     }
 }

@@ -17,25 +17,7 @@ use exporter::parquet_io::decode;
 use schema::v1::{Table, day_prefix, partition};
 use serde::Serialize;
 
-/// Errors of a lookup.
-#[derive(Debug, thiserror::Error)]
-pub enum LookupError {
-    /// No trace of the archive carries the payment id.
-    #[error(
-        "payment id {payment_id:?} is not in this archive: payment_index ({files} files) has \
-         no row for it. Check the id (PaymentId annotation, such as pay_000000000042) and the \
-         archive"
-    )]
-    Unknown {
-        /// The id asked for.
-        payment_id: String,
-        /// Files read.
-        files: u64,
-    },
-    /// Reading the archive failed.
-    #[error(transparent)]
-    Store(#[from] exporter::Error),
-}
+use crate::error::{Error, Result};
 
 /// One span of a trace, in time order.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -148,10 +130,7 @@ pub struct PaymentStory {
 
 /// Names, for every object a story cites, the manifest that commits it: reads the manifest
 /// chain (every manifest once), so an evidence page names exactly what `verify` checks.
-pub async fn cite_manifests(
-    store: &impl ArchiveStore,
-    story: &mut PaymentStory,
-) -> Result<(), LookupError> {
+pub async fn cite_manifests(store: &impl ArchiveStore, story: &mut PaymentStory) -> Result<()> {
     let chain = exporter::read_chain(store).await?;
     let mut listing: BTreeMap<&str, exporter::ManifestLink> = BTreeMap::new();
     for (key, m, sha) in &chain.manifests {
@@ -174,10 +153,7 @@ pub async fn cite_manifests(
 }
 
 /// Finds every trace of `payment_id` and rebuilds its timeline.
-pub async fn lookup(
-    store: &impl ArchiveStore,
-    payment_id: &str,
-) -> Result<PaymentStory, LookupError> {
+pub async fn lookup(store: &impl ArchiveStore, payment_id: &str) -> Result<PaymentStory> {
     let hit = exporter::holds::find_payment(store, payment_id).await?;
     let mut read = ReadStats {
         files: hit.files,
@@ -185,7 +161,7 @@ pub async fn lookup(
     };
     let traces = hit.trace_ids.clone();
     if traces.is_empty() {
-        return Err(LookupError::Unknown {
+        return Err(Error::UnknownPayment {
             payment_id: payment_id.to_owned(),
             files: read.files,
         });

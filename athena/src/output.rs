@@ -2,6 +2,8 @@
 
 use arrow::record_batch::RecordBatch;
 
+use crate::error::{Error, Result};
+
 /// Output formats of `xray-archive query`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -14,7 +16,14 @@ pub enum Format {
 }
 
 /// Formats `batches`.
-pub fn format(batches: &[RecordBatch], format: Format) -> Result<String, arrow::error::ArrowError> {
+pub fn format(batches: &[RecordBatch], format: Format) -> Result<String> {
+    write(batches, format).map_err(|source| Error::Format { format, source })
+}
+
+fn write(
+    batches: &[RecordBatch],
+    format: Format,
+) -> std::result::Result<String, arrow::error::ArrowError> {
     match format {
         Format::Table => Ok(arrow::util::pretty::pretty_format_batches(batches)?.to_string()),
         Format::Csv => {

@@ -8,6 +8,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::error::{Error, Result};
+
 /// A parameter's type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ParamType {
@@ -45,46 +47,6 @@ pub struct SavedQuery {
     pub text: &'static str,
 }
 
-/// Errors rendering a saved query.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum QueryError {
-    /// No saved query by that name.
-    #[error("no saved query {0:?}; `xray-archive query --list` shows them")]
-    Unknown(String),
-    /// A declared parameter was not given.
-    #[error("{query} needs --param {name}=<{kind}>: {doc}")]
-    Missing {
-        /// The query.
-        query: String,
-        /// The parameter.
-        name: String,
-        /// Its type.
-        kind: &'static str,
-        /// What it means.
-        doc: String,
-    },
-    /// A value of the wrong shape.
-    #[error("--param {name}={value:?} is not a valid {kind}")]
-    Invalid {
-        /// The parameter.
-        name: String,
-        /// The value given.
-        value: String,
-        /// The expected type.
-        kind: &'static str,
-    },
-    /// A parameter the query does not declare.
-    #[error("{query} has no parameter {name:?}; it takes {expected}")]
-    Unexpected {
-        /// The query.
-        query: String,
-        /// The parameter given.
-        name: String,
-        /// The declared ones.
-        expected: String,
-    },
-}
-
 macro_rules! saved {
     ($($name:literal),* $(,)?) => {
         &[$(($name, include_str!(concat!("../queries/", $name, ".sql")))),*]
@@ -109,11 +71,13 @@ pub fn saved_queries() -> Vec<SavedQuery> {
 }
 
 /// The saved query called `name`.
-pub fn saved_query(name: &str) -> Result<SavedQuery, QueryError> {
+pub fn saved_query(name: &str) -> Result<SavedQuery> {
     saved_queries()
         .into_iter()
         .find(|q| q.name == name)
-        .ok_or_else(|| QueryError::Unknown(name.to_owned()))
+        .ok_or_else(|| Error::UnknownQuery {
+            name: name.to_owned(),
+        })
 }
 
 fn parse(name: &'static str, text: &'static str) -> SavedQuery {
@@ -166,10 +130,10 @@ fn kind_name(kind: ParamType) -> &'static str {
 
 impl SavedQuery {
     /// The SQL with every `:name` replaced by its checked literal.
-    pub fn render(&self, args: &BTreeMap<String, String>) -> Result<String, QueryError> {
+    pub fn render(&self, args: &BTreeMap<String, String>) -> Result<String> {
         for given in args.keys() {
             if !self.params.iter().any(|p| &p.name == given) {
-                return Err(QueryError::Unexpected {
+                return Err(Error::UnexpectedParam {
                     query: self.name.into(),
                     name: given.clone(),
                     expected: self
@@ -183,13 +147,13 @@ impl SavedQuery {
         }
         let mut literals = BTreeMap::new();
         for p in &self.params {
-            let value = args.get(&p.name).ok_or_else(|| QueryError::Missing {
+            let value = args.get(&p.name).ok_or_else(|| Error::MissingParam {
                 query: self.name.into(),
                 name: p.name.clone(),
                 kind: kind_name(p.kind),
                 doc: p.doc.clone(),
             })?;
-            let invalid = || QueryError::Invalid {
+            let invalid = || Error::InvalidParam {
                 name: p.name.clone(),
                 value: value.clone(),
                 kind: kind_name(p.kind),
@@ -304,15 +268,15 @@ mod tests {
             ("since", "yesterday"),
             ("until", "2026-01-31"),
         ]));
-        assert!(matches!(bad, Err(QueryError::Invalid { .. })), "{bad:?}");
+        assert!(matches!(bad, Err(Error::InvalidParam { .. })), "{bad:?}");
         let missing = q.render(&args(&[("payment_id", "x")]));
         assert!(
-            matches!(missing, Err(QueryError::Missing { .. })),
+            matches!(missing, Err(Error::MissingParam { .. })),
             "{missing:?}"
         );
         let extra = q.render(&args(&[("nope", "x")]));
         assert!(
-            matches!(extra, Err(QueryError::Unexpected { .. })),
+            matches!(extra, Err(Error::UnexpectedParam { .. })),
             "{extra:?}"
         );
     }

@@ -451,8 +451,8 @@ pub struct WorkgroupArgs {
 }
 
 impl WorkgroupArgs {
-    fn workgroup(&self) -> athena::client::Workgroup {
-        athena::client::Workgroup {
+    fn workgroup(&self) -> athena::Workgroup {
+        athena::Workgroup {
             name: self.workgroup.clone(),
             database: self.database.clone(),
             output: self.output_location.clone(),
@@ -739,8 +739,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 location: archive,
                 since,
             })?;
-            let client = athena::client::client_from_env().await;
-            let done = athena::client::register(&client, &wg, &ddl).await?;
+            let client = athena::Athena::from_env().await;
+            let done = client.register(&wg, &ddl).await?;
             println!(
                 "Registered in workgroup {}: {} DDL statements (database {} and its tables), {} saved queries as named queries: {}",
                 wg.name,
@@ -749,6 +749,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 done.named_queries.len(),
                 done.named_queries.join(", ")
             );
+            eprintln!("{}", query::athena_calls(client.stats()));
             Ok(ExitCode::SUCCESS)
         }
     }

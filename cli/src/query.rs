@@ -57,12 +57,12 @@ pub async fn run(archive: &str, statement: &str, out: Format) -> anyhow::Result<
 
 /// Runs on Athena and reports the bytes scanned (what Athena bills).
 pub async fn run_athena(
-    wg: &athena::client::Workgroup,
+    wg: &athena::Workgroup,
     statement: &str,
     out: Format,
 ) -> anyhow::Result<ExitCode> {
-    let client = athena::client::client_from_env().await;
-    let r = athena::client::run(&client, wg, statement).await?;
+    let client = athena::Athena::from_env().await;
+    let r = client.run(wg, statement).await?;
     match out {
         Format::Json => {
             let rows: Vec<serde_json::Map<String, serde_json::Value>> = r
@@ -79,19 +79,48 @@ pub async fn run_athena(
             println!("{}", serde_json::to_string_pretty(&rows)?);
         }
         Format::Csv | Format::Table => {
-            let sep = if out == Format::Csv { "," } else { " | " };
-            println!("{}", r.columns.join(sep));
+            let (sep, cell): (&str, fn(&str) -> String) = if out == Format::Csv {
+                (",", csv_field)
+            } else {
+                (" | ", str::to_owned)
+            };
+            let header: Vec<String> = r.columns.iter().map(|c| cell(c)).collect();
+            println!("{}", header.join(sep));
             for row in &r.rows {
-                let cells: Vec<&str> = row.iter().map(|v| v.as_deref().unwrap_or("")).collect();
+                let cells: Vec<String> = row
+                    .iter()
+                    .map(|v| cell(v.as_deref().unwrap_or("")))
+                    .collect();
                 println!("{}", cells.join(sep));
             }
         }
     }
     eprintln!(
-        "{} rows; Athena scanned {} (query {})",
+        "{} rows in {} result page{}; Athena scanned {} (query {}); {}",
         r.rows.len(),
+        r.pages,
+        if r.pages == 1 { "" } else { "s" },
         crate::output::human_bytes(r.data_scanned_bytes.max(0) as u64),
-        r.id
+        r.id,
+        athena_calls(client.stats())
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// A CSV field as RFC 4180 writes it (and the local engine's CSV does): quoted, with quotes
+/// doubled, when it holds a comma, a quote or a line break. NULL is an empty field.
+fn csv_field(v: &str) -> String {
+    if v.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", v.replace('"', "\"\""))
+    } else {
+        v.to_owned()
+    }
+}
+
+/// What the Athena calls of one command cost, retries included.
+pub fn athena_calls(stats: exporter::retry::PaceStats) -> String {
+    format!(
+        "{} Athena calls, {} throttled and {} failed transiently (retried)",
+        stats.attempts, stats.throttles, stats.transient
+    )
 }

@@ -31,7 +31,8 @@ pub enum Failure {
     Fatal,
 }
 
-/// Error codes that mean "slow down", across X-Ray and S3.
+/// Error codes that mean "slow down", across X-Ray, S3 and Athena (`ThrottlingException`
+/// for its API rate, `TooManyRequestsException` for its concurrent-query quota).
 const THROTTLE_CODES: &[&str] = &[
     "ThrottledException",
     "ThrottlingException",
@@ -128,6 +129,22 @@ impl PaceConfig {
         max_rps: 1000.0,
         max_attempts: 12,
         base_backoff: Duration::from_millis(50),
+        max_backoff: Duration::from_secs(10),
+    };
+    /// Athena's per-account API quotas (the "Per account API call quotas" table of Athena's
+    /// Service Quotas page): StartQueryExecution 20 calls a second (burst 80),
+    /// GetQueryExecution and GetQueryResults 100 (burst 200), CreateNamedQuery 5 (burst
+    /// 20). One pacer carries all of a client's Athena calls, so its ceiling is the
+    /// StartQueryExecution rate; it starts at half of that because the quota is shared
+    /// with every other Athena client of the account (BI tools, the console). A register
+    /// run's eight CreateNamedQuery calls fit in that call's burst. Polls wait between
+    /// themselves anyway (200 ms doubling to 5 s), so pacing costs a query nothing.
+    pub const ATHENA: PaceConfig = PaceConfig {
+        initial_rps: 10.0,
+        min_rps: 1.0,
+        max_rps: 20.0,
+        max_attempts: 10,
+        base_backoff: Duration::from_millis(200),
         max_backoff: Duration::from_secs(10),
     };
 }

@@ -17,20 +17,19 @@ use std::sync::Arc;
 
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
-use lambda_runtime::{Error, LambdaEvent, service_fn};
+use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::{Value, json};
 
 use crate::adapters::{DynamoStore, PrismHttp, SqsQueue, StripeHttp};
+use crate::error::{Error, Result};
 use crate::flow::{Config, Handled, VaultLink};
 use crate::ports::SystemClock;
 use crate::xray::{Emitter, TraceHeader, UdpEmitter};
 
 type App = VaultLink<DynamoStore, SqsQueue, StripeHttp, PrismHttp>;
 
-fn var(name: &str) -> Result<String, Error> {
-    std::env::var(name).map_err(|_| {
-        format!("{name} is not set: the VaultLink functions read their configuration from the environment (see payment-core/src/lambda.rs)").into()
-    })
+fn var(name: &'static str) -> Result<String> {
+    std::env::var(name).map_err(|_| Error::MissingSetting { name })
 }
 
 /// `aws_config::defaults` over hyper 1 and rustls on ring: the HTTPS stack the Stripe and
@@ -44,7 +43,7 @@ pub fn aws_defaults() -> aws_config::ConfigLoader {
 }
 
 /// Builds the flow over the AWS and HTTP adapters from the environment.
-pub async fn app_from_env() -> Result<App, Error> {
+pub async fn app_from_env() -> Result<App> {
     let sdk = aws_defaults().load().await;
     let region = sdk
         .region()
@@ -119,7 +118,7 @@ async fn api(
     app: &App,
     emitter: &UdpEmitter,
     event: LambdaEvent<ApiGatewayProxyRequest>,
-) -> Result<ApiGatewayProxyResponse, Error> {
+) -> std::result::Result<ApiGatewayProxyResponse, lambda_runtime::Error> {
     let trace = trace_of(&event.context);
     let req = event.payload;
     let path = req.path.clone().unwrap_or_default();
@@ -160,7 +159,7 @@ async fn delivery(
     app: &App,
     emitter: &UdpEmitter,
     event: LambdaEvent<SqsEvent>,
-) -> Result<SqsBatchResponse, Error> {
+) -> std::result::Result<SqsBatchResponse, lambda_runtime::Error> {
     let trace = trace_of(&event.context);
     let header = trace
         .clone()
@@ -177,7 +176,7 @@ async fn replay(
     app: &App,
     emitter: &UdpEmitter,
     event: LambdaEvent<Value>,
-) -> Result<Value, Error> {
+) -> std::result::Result<Value, lambda_runtime::Error> {
     let trace = trace_of(&event.context);
     let header = trace
         .clone()
@@ -188,7 +187,7 @@ async fn replay(
 }
 
 /// Runs the function `VAULTLINK_HANDLER` names until the runtime stops it.
-pub async fn run() -> Result<(), Error> {
+pub async fn run() -> Result<()> {
     crate::logs::init_json();
     let handler = var("VAULTLINK_HANDLER")?;
     let app = app_from_env().await?;
@@ -198,8 +197,11 @@ pub async fn run() -> Result<(), Error> {
         "api" => lambda_runtime::run(service_fn(move |e| api(app, emitter, e))).await,
         "delivery" => lambda_runtime::run(service_fn(move |e| delivery(app, emitter, e))).await,
         "replay" => lambda_runtime::run(service_fn(move |e| replay(app, emitter, e))).await,
-        other => Err(
-            format!("VAULTLINK_HANDLER is {other:?}; it must be api, delivery or replay").into(),
-        ),
+        other => {
+            return Err(Error::UnknownHandler {
+                handler: other.to_owned(),
+            });
+        }
     }
+    .map_err(|source| Error::Runtime { source })
 }

@@ -2,6 +2,7 @@
 //! instrumentation and a traffic simulator.
 
 pub mod adapters;
+pub mod error;
 pub mod flow;
 pub mod lambda;
 pub mod logs;
@@ -12,3 +13,5 @@ pub mod sim;
 pub mod standins;
 pub mod stripe;
 pub mod xray;
+
+pub use error::{Error, Result};

@@ -68,12 +68,8 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let in_lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
     let result = match cli.command {
-        Some(Command::Lambda) => payment_core::lambda::run()
-            .await
-            .map_err(|e| anyhow::anyhow!(e)),
-        None if in_lambda => payment_core::lambda::run()
-            .await
-            .map_err(|e| anyhow::anyhow!(e)),
+        Some(Command::Lambda) => payment_core::lambda::run().await.map_err(Into::into),
+        None if in_lambda => payment_core::lambda::run().await.map_err(Into::into),
         None => {
             eprintln!(
                 "vaultlink: say what to do: `vaultlink simulate --help`, or run inside Lambda"

@@ -17,10 +17,11 @@ use schema::SegmentDocument;
 use serde::Serialize;
 use serde_json::json;
 
+use crate::error::Result;
 use crate::flow::{Config, Handled, VaultLink, proxy_request, sqs_record};
 use crate::ports::{Clock, Intent, SimClock, Status};
 use crate::standins::{Env, LocalQueue, MemoryStore, SimPrism, SimStripe, cards};
-use crate::xray::{EmitError, Emitter, Sampler, Span, TraceHeader};
+use crate::xray::{Emitter, Sampler, Span, TraceHeader};
 
 /// What happens to a simulated payment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -169,7 +170,7 @@ enum Event {
 }
 
 /// Runs the simulation, emitting every sampled trace.
-pub async fn simulate(cfg: &SimConfig, emitter: &impl Emitter) -> Result<SimReport, EmitError> {
+pub async fn simulate(cfg: &SimConfig, emitter: &impl Emitter) -> Result<SimReport> {
     Simulator::new(cfg).run(cfg, emitter).await
 }
 
@@ -244,11 +245,7 @@ impl Simulator {
             .push(Reverse((micros(t), self.seq, self.events.len() - 1)));
     }
 
-    async fn run(
-        mut self,
-        cfg: &SimConfig,
-        emitter: &impl Emitter,
-    ) -> Result<SimReport, EmitError> {
+    async fn run(mut self, cfg: &SimConfig, emitter: &impl Emitter) -> Result<SimReport> {
         let end = cfg.start + f64::from(cfg.days.max(1)) * 86_400.0;
         let total: u32 = Scenario::ALL.iter().map(|s| s.weight()).sum();
         let mut times: Vec<f64> = (0..cfg.payments)
@@ -315,12 +312,7 @@ impl Simulator {
         header
     }
 
-    async fn handle(
-        &mut self,
-        event: Event,
-        now: f64,
-        emitter: &impl Emitter,
-    ) -> Result<(), EmitError> {
+    async fn handle(&mut self, event: Event, now: f64, emitter: &impl Emitter) -> Result<()> {
         match event {
             Event::Create(n) => self.create(n, now, emitter).await,
             Event::Webhook {
@@ -459,12 +451,7 @@ impl Simulator {
         }
     }
 
-    async fn create(
-        &mut self,
-        n: usize,
-        now: f64,
-        emitter: &impl Emitter,
-    ) -> Result<(), EmitError> {
+    async fn create(&mut self, n: usize, now: f64, emitter: &impl Emitter) -> Result<()> {
         let scenario = self.scenario_of[n];
         let key = format!("idem-{:016x}-{n}", self.rng.random::<u64>());
         let payment_id = crate::flow::payment_id_for(&key);
@@ -586,7 +573,7 @@ impl Simulator {
         handled: Handled<aws_lambda_events::apigw::ApiGatewayProxyResponse>,
         client: Client<'_>,
         emitter: &impl Emitter,
-    ) -> Result<(), EmitError> {
+    ) -> Result<()> {
         let Client {
             method,
             path,
@@ -632,7 +619,7 @@ impl Simulator {
         trace: LambdaTrace,
         span: Span,
         emitter: &impl Emitter,
-    ) -> Result<(), EmitError> {
+    ) -> Result<()> {
         if !trace.header.is_sampled() {
             return Ok(());
         }
@@ -640,11 +627,7 @@ impl Simulator {
         self.emit(docs, emitter).await
     }
 
-    async fn emit(
-        &mut self,
-        docs: Vec<SegmentDocument>,
-        emitter: &impl Emitter,
-    ) -> Result<(), EmitError> {
+    async fn emit(&mut self, docs: Vec<SegmentDocument>, emitter: &impl Emitter) -> Result<()> {
         self.report.traces += 1;
         self.report.documents += docs.len() as u64;
         emitter.emit(docs).await

@@ -3,13 +3,12 @@
 //! A document that fails is quarantined with [`ValidationError`]'s text, which names the
 //! field, where it is in the subsegment tree, and what was wrong.
 
-use std::fmt;
-
 use crate::document::SegmentDocument;
 use crate::ids::{is_segment_id, is_trace_id};
 
 /// Why a segment document was rejected.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{at}{problem}", at = if path.is_empty() { String::new() } else { format!("{path}: ") })]
 pub struct ValidationError {
     /// Where in the document: empty for the top level, else like `subsegments[1].subsegments[0]`.
     pub path: String,
@@ -17,72 +16,47 @@ pub struct ValidationError {
     pub problem: Problem,
 }
 
-/// One validation rule that a document broke.
-#[derive(Debug, Clone, PartialEq)]
+/// One validation rule that a document broke (the reason [`ValidationError`] carries).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Problem {
     /// `trace_id` absent on a top-level document.
+    #[error("trace_id is missing; it must be 1-<8 hex>-<24 hex>")]
     MissingTraceId,
     /// `trace_id` present but not `1-<8 hex>-<24 hex>`.
+    #[error("trace_id must be 1-<8 hex>-<24 hex>, got {0:?}")]
     BadTraceId(String),
     /// `id` absent.
+    #[error("id is missing; it must be 16 hex digits")]
     MissingId,
     /// `id` present but not 16 hex digits.
+    #[error("id must be 16 hex digits, got {0:?}")]
     BadId(String),
     /// `parent_id` present but not 16 hex digits.
+    #[error("parent_id must be 16 hex digits, got {0:?}")]
     BadParentId(String),
     /// `name` absent or empty.
+    #[error("name is missing")]
     MissingName,
     /// `start_time` absent.
+    #[error("start_time is missing")]
     MissingStartTime,
     /// A time that is negative, NaN or infinite.
+    #[error("{0} must be epoch seconds (>= 0), got {1}")]
     BadTime(&'static str, f64),
     /// Neither `end_time` nor `in_progress: true`.
+    #[error("end_time or in_progress required")]
     MissingEnd,
     /// `namespace` other than `aws` or `remote`.
+    #[error("namespace must be aws or remote, got {0:?}")]
     BadNamespace(String),
     /// `type: subsegment` sent on its own without `parent_id`.
+    #[error("an independent subsegment (type: subsegment) needs parent_id")]
     SubsegmentWithoutParent,
     /// `type` other than `subsegment`.
+    #[error("type must be \"subsegment\" when present, got {0:?}")]
     BadType(String),
 }
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::MissingTraceId => {
-                f.write_str("trace_id is missing; it must be 1-<8 hex>-<24 hex>")
-            }
-            Self::BadTraceId(v) => write!(f, "trace_id must be 1-<8 hex>-<24 hex>, got {v:?}"),
-            Self::MissingId => f.write_str("id is missing; it must be 16 hex digits"),
-            Self::BadId(v) => write!(f, "id must be 16 hex digits, got {v:?}"),
-            Self::BadParentId(v) => write!(f, "parent_id must be 16 hex digits, got {v:?}"),
-            Self::MissingName => f.write_str("name is missing"),
-            Self::MissingStartTime => f.write_str("start_time is missing"),
-            Self::BadTime(field, v) => {
-                write!(f, "{field} must be epoch seconds (>= 0), got {v}")
-            }
-            Self::MissingEnd => f.write_str("end_time or in_progress required"),
-            Self::BadNamespace(v) => write!(f, "namespace must be aws or remote, got {v:?}"),
-            Self::SubsegmentWithoutParent => {
-                f.write_str("an independent subsegment (type: subsegment) needs parent_id")
-            }
-            Self::BadType(v) => write!(f, "type must be \"subsegment\" when present, got {v:?}"),
-        }
-    }
-}
-
-impl fmt::Display for ValidationError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.path.is_empty() {
-            write!(f, "{}", self.problem)
-        } else {
-            write!(f, "{}: {}", self.path, self.problem)
-        }
-    }
-}
-
-impl std::error::Error for ValidationError {}
 
 /// Checks a top-level document (segment or independent subsegment) and all its subsegments.
 ///

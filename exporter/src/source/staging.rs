@@ -406,8 +406,9 @@ pub const MIGRATING_SOURCE: &str = "aws-spans+xray";
 pub enum ExportSource<S> {
     /// `BatchGetTraces` alone.
     XRay(XRaySource),
-    /// Staging first, and what X-Ray still holds.
-    Migrating(MergedSource<StagingSource<S>, XRaySource>),
+    /// Staging first, and what X-Ray still holds (boxed: it is ten times the size of the
+    /// X-Ray source, and one is built per run).
+    Migrating(Box<MergedSource<StagingSource<S>, XRaySource>>),
 }
 
 impl<S: ArchiveStore> ExportSource<S> {
@@ -422,7 +423,7 @@ impl<S: ArchiveStore> ExportSource<S> {
         let destination = xray.check_destination().await?;
         let source = match (staging, &destination) {
             (Some(staging), _) => {
-                Self::Migrating(MergedSource::new(MIGRATING_SOURCE, staging, xray))
+                Self::Migrating(Box::new(MergedSource::new(MIGRATING_SOURCE, staging, xray)))
             }
             (None, Destination::CloudWatchLogs) => {
                 return Err(Error::TransactionSearch {

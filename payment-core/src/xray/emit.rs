@@ -15,34 +15,13 @@ use std::sync::Mutex;
 
 use schema::SegmentDocument;
 
+use crate::error::{Error, Result};
 use crate::otel::TraceFormat;
-
-/// Why emitting failed.
-#[derive(Debug, thiserror::Error)]
-pub enum EmitError {
-    /// A socket or file error.
-    #[error("{what}: {source}")]
-    Io {
-        /// What was being done.
-        what: String,
-        /// The error.
-        source: std::io::Error,
-    },
-    /// `AWS_XRAY_DAEMON_ADDRESS` is malformed.
-    #[error("AWS_XRAY_DAEMON_ADDRESS {0:?} is not HOST:PORT or \"tcp:HOST:PORT udp:HOST:PORT\"")]
-    Address(String),
-    /// PutTraceSegments failed, or X-Ray refused documents.
-    #[error("PutTraceSegments: {0}")]
-    Api(String),
-}
 
 /// A sink for finished documents.
 pub trait Emitter: Send + Sync {
     /// Sends the documents of one request.
-    fn emit(
-        &self,
-        docs: Vec<SegmentDocument>,
-    ) -> impl Future<Output = Result<(), EmitError>> + Send;
+    fn emit(&self, docs: Vec<SegmentDocument>) -> impl Future<Output = Result<()>> + Send;
 }
 
 /// The daemon's UDP protocol.
@@ -56,7 +35,7 @@ const DAEMON_HEADER: &str = "{\"format\":\"json\",\"version\":1}\n";
 
 impl UdpEmitter {
     /// From `AWS_XRAY_DAEMON_ADDRESS` (`127.0.0.1:2000` when unset, as in the X-Ray SDKs).
-    pub fn from_env() -> Result<Self, EmitError> {
+    pub fn from_env() -> Result<Self> {
         let addr =
             std::env::var("AWS_XRAY_DAEMON_ADDRESS").unwrap_or_else(|_| "127.0.0.1:2000".into());
         Self::new(&addr)
@@ -64,22 +43,26 @@ impl UdpEmitter {
 
     /// To the daemon at `address`: `HOST:PORT`, or `tcp:HOST:PORT udp:HOST:PORT` (the UDP
     /// one is used).
-    pub fn new(address: &str) -> Result<Self, EmitError> {
+    pub fn new(address: &str) -> Result<Self> {
         let udp = address
             .split_whitespace()
             .find_map(|p| p.strip_prefix("udp:"))
             .or_else(|| (!address.contains("tcp:")).then_some(address.trim()))
-            .ok_or_else(|| EmitError::Address(address.into()))?;
+            .ok_or_else(|| Error::DaemonAddress {
+                address: address.into(),
+            })?;
         let daemon = std::net::ToSocketAddrs::to_socket_addrs(udp)
             .ok()
             .and_then(|mut a| a.next())
-            .ok_or_else(|| EmitError::Address(address.into()))?;
+            .ok_or_else(|| Error::DaemonAddress {
+                address: address.into(),
+            })?;
         let bind = if daemon.is_ipv4() {
             "0.0.0.0:0"
         } else {
             "[::]:0"
         };
-        let socket = std::net::UdpSocket::bind(bind).map_err(|source| EmitError::Io {
+        let socket = std::net::UdpSocket::bind(bind).map_err(|source| Error::Io {
             what: "binding a UDP socket".into(),
             source,
         })?;
@@ -88,7 +71,7 @@ impl UdpEmitter {
 }
 
 impl Emitter for UdpEmitter {
-    async fn emit(&self, docs: Vec<SegmentDocument>) -> Result<(), EmitError> {
+    async fn emit(&self, docs: Vec<SegmentDocument>) -> Result<()> {
         for doc in docs {
             let packet = format!(
                 "{DAEMON_HEADER}{}",
@@ -97,7 +80,7 @@ impl Emitter for UdpEmitter {
             // Fire and forget, as the SDKs do: a datagram never blocks the request.
             self.socket
                 .send_to(packet.as_bytes(), self.daemon)
-                .map_err(|source| EmitError::Io {
+                .map_err(|source| Error::Io {
                     what: format!("sending a segment to the X-Ray daemon at {}", self.daemon),
                     source,
                 })?;
@@ -120,7 +103,7 @@ impl ApiEmitter {
 }
 
 impl Emitter for ApiEmitter {
-    async fn emit(&self, docs: Vec<SegmentDocument>) -> Result<(), EmitError> {
+    async fn emit(&self, docs: Vec<SegmentDocument>) -> Result<()> {
         let texts: Vec<String> = docs
             .iter()
             .map(|d| serde_json::to_string(d).expect("a document serializes"))
@@ -132,16 +115,18 @@ impl Emitter for ApiEmitter {
                 .set_trace_segment_documents(Some(chunk.to_vec()))
                 .send()
                 .await
-                .map_err(|e| {
-                    EmitError::Api(aws_sdk_xray::error::DisplayErrorContext(&e).to_string())
+                .map_err(|e| Error::PutTraceSegments {
+                    message: aws_sdk_xray::error::DisplayErrorContext(&e).to_string(),
                 })?;
             if let Some(bad) = out.unprocessed_trace_segments().first() {
-                return Err(EmitError::Api(format!(
-                    "X-Ray refused segment {:?}: {} {}",
-                    bad.id().unwrap_or_default(),
-                    bad.error_code().unwrap_or_default(),
-                    bad.message().unwrap_or_default()
-                )));
+                return Err(Error::PutTraceSegments {
+                    message: format!(
+                        "X-Ray refused segment {:?}: {} {}",
+                        bad.id().unwrap_or_default(),
+                        bad.error_code().unwrap_or_default(),
+                        bad.message().unwrap_or_default()
+                    ),
+                });
             }
         }
         Ok(())
@@ -183,7 +168,7 @@ fn add_docs(traces: &mut ByTrace, docs: Vec<SegmentDocument>) {
 }
 
 impl Emitter for MemoryEmitter {
-    async fn emit(&self, docs: Vec<SegmentDocument>) -> Result<(), EmitError> {
+    async fn emit(&self, docs: Vec<SegmentDocument>) -> Result<()> {
         self.docs.lock().expect("emitter lock").extend(docs);
         Ok(())
     }
@@ -212,9 +197,9 @@ impl FileEmitter {
 
     /// Writes every buffered trace as `traces-NNNNN.json` (X-Ray), `spans-NNNNN.jsonl`
     /// (`aws/spans`) or `otlp-NNNNN.jsonl`; returns the files written.
-    pub fn flush(&self) -> Result<Vec<PathBuf>, EmitError> {
+    pub fn flush(&self) -> Result<Vec<PathBuf>> {
         let docs = std::mem::take(&mut *self.docs.lock().expect("emitter lock"));
-        std::fs::create_dir_all(&self.dir).map_err(|source| EmitError::Io {
+        std::fs::create_dir_all(&self.dir).map_err(|source| Error::Io {
             what: format!("creating {}", self.dir.display()),
             source,
         })?;
@@ -229,7 +214,7 @@ impl FileEmitter {
             .enumerate()
         {
             let path = self.dir.join(format!("{stem}-{n:05}.{ext}"));
-            std::fs::write(&path, body).map_err(|source| EmitError::Io {
+            std::fs::write(&path, body).map_err(|source| Error::Io {
                 what: format!("writing {}", path.display()),
                 source,
             })?;
@@ -255,7 +240,7 @@ pub fn batch_get_traces(traces: &[(String, Vec<(String, String)>)]) -> String {
 }
 
 impl Emitter for FileEmitter {
-    async fn emit(&self, docs: Vec<SegmentDocument>) -> Result<(), EmitError> {
+    async fn emit(&self, docs: Vec<SegmentDocument>) -> Result<()> {
         self.docs.lock().expect("emitter lock").extend(docs);
         Ok(())
     }
@@ -294,7 +279,7 @@ mod tests {
         }
         assert!(matches!(
             UdpEmitter::new("tcp:127.0.0.1:2000"),
-            Err(EmitError::Address(_))
+            Err(Error::DaemonAddress { .. })
         ));
     }
 

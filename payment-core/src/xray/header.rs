@@ -6,6 +6,8 @@
 
 use rand::Rng;
 
+use crate::error::{Error, Result};
+
 /// The sampling decision a header carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sampled {
@@ -30,22 +32,6 @@ pub struct TraceHeader {
     pub other: Vec<(String, String)>,
 }
 
-/// Why a header was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum HeaderError {
-    /// No `Root=`.
-    #[error("trace header has no Root= field: {0:?}")]
-    NoRoot(String),
-    /// A malformed root or parent.
-    #[error("trace header field {field} is malformed: {value:?}")]
-    Malformed {
-        /// The field.
-        field: &'static str,
-        /// Its value.
-        value: String,
-    },
-}
-
 impl TraceHeader {
     /// A new root for a trace starting now (`epoch` seconds), sampled or not.
     pub fn new_root(epoch: u64, rng: &mut impl Rng, sampled: bool) -> Self {
@@ -58,7 +44,7 @@ impl TraceHeader {
     }
 
     /// Parses a header value (with or without the `X-Amzn-Trace-Id:` name).
-    pub fn parse(text: &str) -> Result<Self, HeaderError> {
+    pub fn parse(text: &str) -> Result<Self> {
         let value = text
             .split_once(':')
             .filter(|(name, _)| name.trim().eq_ignore_ascii_case("x-amzn-trace-id"))
@@ -72,7 +58,7 @@ impl TraceHeader {
             match key {
                 "Root" => {
                     if !schema::is_trace_id(val) {
-                        return Err(HeaderError::Malformed {
+                        return Err(Error::TraceHeaderField {
                             field: "Root",
                             value: val.into(),
                         });
@@ -81,7 +67,7 @@ impl TraceHeader {
                 }
                 "Parent" => {
                     if !schema::is_segment_id(val) {
-                        return Err(HeaderError::Malformed {
+                        return Err(Error::TraceHeaderField {
                             field: "Parent",
                             value: val.into(),
                         });
@@ -94,7 +80,7 @@ impl TraceHeader {
                         "0" => Some(Sampled::No),
                         "?" => Some(Sampled::Requested),
                         _ => {
-                            return Err(HeaderError::Malformed {
+                            return Err(Error::TraceHeaderField {
                                 field: "Sampled",
                                 value: val.into(),
                             });
@@ -105,7 +91,9 @@ impl TraceHeader {
             }
         }
         Ok(Self {
-            root: root.ok_or_else(|| HeaderError::NoRoot(text.to_owned()))?,
+            root: root.ok_or_else(|| Error::TraceHeaderNoRoot {
+                header: text.to_owned(),
+            })?,
             parent,
             sampled,
             other,
@@ -193,7 +181,7 @@ mod tests {
     fn refuses_malformed_headers() {
         assert!(matches!(
             TraceHeader::parse("Parent=53995c3f42cd8ad8"),
-            Err(HeaderError::NoRoot(_))
+            Err(Error::TraceHeaderNoRoot { .. })
         ));
         assert!(TraceHeader::parse("Root=1-xyz-abc").is_err());
         assert!(

@@ -7,7 +7,7 @@ pub mod header;
 pub mod sampling;
 pub mod segment;
 
-pub use emit::{ApiEmitter, EmitError, Emitter, FileEmitter, MemoryEmitter, UdpEmitter};
+pub use emit::{ApiEmitter, Emitter, FileEmitter, MemoryEmitter, UdpEmitter};
 pub use header::{Sampled, TraceHeader, new_segment_id, new_trace_id};
 pub use sampling::{Decision, Rule, Sampler, vaultlink_rules};
 pub use segment::Span;

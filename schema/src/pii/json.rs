@@ -70,7 +70,8 @@ impl Token<'_, '_> {
 }
 
 /// The text is not JSON this tokenizer can follow.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not JSON the card and email scanner can follow (at byte {at})")]
 pub struct SyntaxError {
     /// Byte offset.
     pub at: usize,

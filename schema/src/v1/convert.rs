@@ -4,7 +4,6 @@
 //! a trace to a `traces` row and its `payment_index` rows.
 
 use std::collections::BTreeSet;
-use std::fmt;
 
 use arrow::array::{
     ArrayRef, BooleanBuilder, Int32Builder, Int64Builder, ListBuilder, MapBuilder, MapFieldNames,
@@ -64,29 +63,20 @@ pub struct ArchivedSegment {
 /// The `format` of an X-Ray segment document.
 pub const XRAY_FORMAT: &str = "xray";
 
-/// Why a document could not be archived.
-#[derive(Debug)]
+/// Why a document could not be archived: the reason a quarantined document is kept with,
+/// its text the one the quarantine records.
+#[derive(Debug, thiserror::Error)]
 pub enum Rejection {
     /// The text is not a JSON segment document (syntax, or a field of the wrong type).
+    #[error("{what}: {0}", what = if .0.is_syntax() || .0.is_eof() { "not valid JSON" } else { "not a segment document" })]
     Json(serde_json::Error),
     /// The document broke one of X-Ray's rules.
+    #[error("{0}")]
     Invalid(ValidationError),
     /// A span record could not be read.
+    #[error("{0}")]
     Span(String),
 }
-
-impl fmt::Display for Rejection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Json(e) if e.is_syntax() || e.is_eof() => write!(f, "not valid JSON: {e}"),
-            Self::Json(e) => write!(f, "not a segment document: {e}"),
-            Self::Invalid(e) => write!(f, "{e}"),
-            Self::Span(reason) => write!(f, "{reason}"),
-        }
-    }
-}
-
-impl std::error::Error for Rejection {}
 
 /// A document that could not be archived, handed back with its text so it can be
 /// quarantined byte for byte.
@@ -1094,6 +1084,30 @@ impl TracesBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rejections_say_why() {
+        let why = |text: &str| {
+            ArchivedSegment::new(text.to_owned(), None)
+                .unwrap_err()
+                .rejection
+                .to_string()
+        };
+        assert!(
+            why(r#"{"name":"a""#).starts_with("not valid JSON: "),
+            "{}",
+            why(r#"{"name":"a""#)
+        );
+        let wrong_type = why(r#"{"name":"a","id":"70de5b6f19ff9a0a","start_time":"soon"}"#);
+        assert!(
+            wrong_type.starts_with("not a segment document: "),
+            "{wrong_type}"
+        );
+        assert_eq!(
+            why(r#"{"name":"a","id":"70de5b6f19ff9a0a","start_time":1,"end_time":2}"#),
+            "trace_id is missing; it must be 1-<8 hex>-<24 hex>"
+        );
+    }
 
     #[test]
     fn payment_index_columns_sort_as_the_rows_do() {
