@@ -1,11 +1,12 @@
-//! `xray-archive demo`: archive the bundled samples and explain what happened.
-
-use std::path::Path;
-use std::process::ExitCode;
+//! `xray-archive demo`: archive the bundled samples and simulated payment traffic, and
+//! explain what happened.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 use athena::{Format, LocalEngine, format, lookup, render_tree, saved_query};
+use clap::Args;
 use exporter::{ArchiveStore, LocalDirStore, WriterConfig, export_inputs};
 use payment_core::otel::TraceFormat;
 use payment_core::ports::Status;
@@ -16,7 +17,45 @@ use crate::output::print_summary;
 
 include!(concat!(env!("OUT_DIR"), "/samples.rs"));
 
-pub async fn run(archive: &Path, sim: &SimConfig) -> anyhow::Result<ExitCode> {
+/// Run VaultLink's payment flow on simulated traffic, archive its traces, and explain.
+///
+/// Needs no AWS account and no servers. First archives the bundled real X-Ray samples
+/// (some invalid on purpose, to show quarantine). Then simulates PAYMENTS payments over
+/// DAYS days through the instrumented payment flow and its embedded stand-ins (Stripe,
+/// DynamoDB, SQS, Prism), with the design note's failure scenarios, and archives the
+/// traces through the same export path as real X-Ray data. It ends with two saved
+/// compliance queries and a chargeback lookup of a failed payment. File imports are
+/// sealed at once, one part per table per day. The same seed gives the same archive,
+/// byte for byte.
+///
+/// Examples:
+///   xray-archive demo
+///   xray-archive demo --archive /tmp/demo --payments 20000 --days 30 --seed 7
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct DemoArgs {
+    /// Archive directory (created if missing).
+    #[arg(long, value_name = "DIR", default_value = "xray-archive-demo")]
+    archive: PathBuf,
+    /// Payments to simulate.
+    #[arg(long, value_name = "N", default_value_t = 2_000)]
+    payments: usize,
+    /// Days they spread over, from 2026-03-02.
+    #[arg(long, value_name = "D", default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    days: u32,
+    /// Seed of the simulation.
+    #[arg(long, value_name = "S", default_value_t = 42)]
+    seed: u64,
+}
+
+pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let sim = SimConfig {
+        payments: args.payments,
+        days: args.days,
+        seed: args.seed,
+        ..SimConfig::default()
+    };
+    let archive = args.archive.as_path();
     let store = LocalDirStore::open(archive)?;
     println!(
         "xray-archive demo: archiving {} bundled X-Ray samples (real documents and API \
@@ -39,7 +78,7 @@ pub async fn run(archive: &Path, sim: &SimConfig) -> anyhow::Result<ExitCode> {
     println!(
         "  {root}/_quarantine/                     rejected inputs (.raw) and reasons (.json)"
     );
-    payments(archive, &store, sim).await?;
+    payments(archive, &store, &sim).await?;
     println!();
     println!(
         "Run the demo again: every document is reported unchanged, nothing is written again and no row is duplicated."

@@ -1,0 +1,168 @@
+//! `xray-archive query`: saved or ad-hoc SQL over an archive, on the embedded engine or on
+//! Athena.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use athena::{Format, LocalEngine, format, saved_queries, saved_query};
+use clap::Args;
+
+use crate::args::WorkgroupArgs;
+use crate::output::human_bytes;
+
+/// Run SQL over a local archive with the embedded engine (DataFusion): a saved compliance
+/// query or your own statement.
+///
+/// Tables: segments, spans, traces (partitioned by dt, a 'YYYY-MM-DD' string) and
+/// payment_index (partitioned by bucket), exactly as the Athena DDL declares them, so a
+/// statement that runs here runs on Athena too. Name a dt range to read only those days.
+///
+/// Examples:
+///   xray-archive query --list
+///   xray-archive query --archive ./archive --saved failed_webhooks --param since=2026-03-01 --param until=2026-03-31
+///   xray-archive query --archive ./archive --sql "SELECT dt, count(*) FROM traces GROUP BY dt" --format csv
+///   xray-archive query --athena --workgroup xray-archive --saved slow_payments --param since=... --param until=... --param min_ms=3000
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct QueryArgs {
+    /// Archive: a local directory or s3://BUCKET/PREFIX (read with the embedded engine).
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX", required_unless_present_any = ["list", "athena"])]
+    archive: Option<String>,
+    /// Run on Athena instead, in --workgroup and --database (after `register`).
+    #[arg(long, conflicts_with = "archive")]
+    athena: bool,
+    #[command(flatten)]
+    workgroup: WorkgroupArgs,
+    /// A saved query by name (see --list).
+    #[arg(long, value_name = "NAME", conflicts_with = "sql", required_unless_present_any = ["sql", "list"])]
+    saved: Option<String>,
+    /// A parameter of the saved query, as name=value (repeat for each).
+    #[arg(long = "param", value_name = "NAME=VALUE", requires = "saved")]
+    params: Vec<String>,
+    /// Your own SQL statement.
+    #[arg(long, value_name = "SQL")]
+    sql: Option<String>,
+    /// List the saved queries with what they answer and their parameters.
+    #[arg(long)]
+    list: bool,
+    /// Output: an aligned table, CSV or JSON.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    format: OutputFormat,
+}
+
+/// Output formats of `query`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum OutputFormat {
+    /// An aligned text table.
+    Table,
+    /// CSV with a header line.
+    Csv,
+    /// A JSON array of objects.
+    Json,
+}
+
+pub async fn run(args: QueryArgs) -> anyhow::Result<ExitCode> {
+    if args.list {
+        list();
+        return Ok(ExitCode::SUCCESS);
+    }
+    let format = match args.format {
+        OutputFormat::Table => Format::Table,
+        OutputFormat::Csv => Format::Csv,
+        OutputFormat::Json => Format::Json,
+    };
+    let statement = statement(args.saved.as_deref(), &args.params, args.sql.as_deref())?;
+    if args.athena {
+        run_athena(&args.workgroup.workgroup(), &statement, format).await
+    } else {
+        let archive = args.archive.expect("clap requires --archive");
+        run_local(&archive, &statement, format).await
+    }
+}
+
+fn list() {
+    for q in saved_queries() {
+        println!("{}: {}", q.name, q.title);
+        println!("    {}", q.description);
+        for p in &q.params {
+            println!("    --param {}=...  {}", p.name, p.doc);
+        }
+        println!();
+    }
+}
+
+/// The statement to run: a saved query with its parameters, or the given SQL.
+fn statement(saved: Option<&str>, params: &[String], sql: Option<&str>) -> anyhow::Result<String> {
+    Ok(match (saved, sql) {
+        (Some(name), _) => {
+            let mut args = BTreeMap::new();
+            for p in params {
+                let (k, v) = p
+                    .split_once('=')
+                    .with_context(|| format!("--param {p:?} must be name=value"))?;
+                args.insert(k.trim().to_owned(), v.to_owned());
+            }
+            saved_query(name)?.render(&args)?
+        }
+        (None, Some(sql)) => sql.to_owned(),
+        (None, None) => anyhow::bail!("give --saved NAME or --sql \"...\" (see --list)"),
+    })
+}
+
+/// Runs on the embedded engine over a local or S3 archive.
+async fn run_local(archive: &str, statement: &str, out: Format) -> anyhow::Result<ExitCode> {
+    let engine = LocalEngine::open_archive(archive).await?;
+    let rows = engine.sql(statement).await?;
+    let n: usize = rows.iter().map(|b| b.num_rows()).sum();
+    if n == 0 && out == Format::Table {
+        println!("(no rows)");
+    } else {
+        println!("{}", format(&rows, out)?);
+    }
+    if out == Format::Table {
+        eprintln!("{n} rows");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs on Athena and reports the bytes scanned (what Athena bills).
+async fn run_athena(
+    wg: &athena::client::Workgroup,
+    statement: &str,
+    out: Format,
+) -> anyhow::Result<ExitCode> {
+    let client = athena::client::client_from_env().await;
+    let r = athena::client::run(&client, wg, statement).await?;
+    match out {
+        Format::Json => {
+            let rows: Vec<serde_json::Map<String, serde_json::Value>> = r
+                .rows
+                .iter()
+                .map(|row| {
+                    r.columns
+                        .iter()
+                        .cloned()
+                        .zip(row.iter().map(|v| serde_json::json!(v)))
+                        .collect()
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&rows)?);
+        }
+        Format::Csv | Format::Table => {
+            let sep = if out == Format::Csv { "," } else { " | " };
+            println!("{}", r.columns.join(sep));
+            for row in &r.rows {
+                let cells: Vec<&str> = row.iter().map(|v| v.as_deref().unwrap_or("")).collect();
+                println!("{}", cells.join(sep));
+            }
+        }
+    }
+    eprintln!(
+        "{} rows; Athena scanned {} (query {})",
+        r.rows.len(),
+        human_bytes(r.data_scanned_bytes.max(0) as u64),
+        r.id
+    );
+    Ok(ExitCode::SUCCESS)
+}

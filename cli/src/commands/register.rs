@@ -1,0 +1,47 @@
+//! `xray-archive register`: the Athena tables and named queries for an archive in S3.
+
+use std::process::ExitCode;
+
+use clap::Args;
+
+use crate::args::WorkgroupArgs;
+
+/// Create the Athena tables and the saved queries for an archive in S3.
+///
+/// Runs the DDL (the same as `ddl` prints) in the workgroup, then creates every saved
+/// query as an Athena named query, so compliance officers find them in the console.
+///
+/// Example:
+///   xray-archive register --archive s3://audit-archive/prod --workgroup xray-archive
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct RegisterArgs {
+    /// Archive root in S3.
+    #[arg(long, value_name = "s3://BUCKET/PREFIX")]
+    archive: String,
+    #[command(flatten)]
+    workgroup: WorkgroupArgs,
+    /// First day the dt projection covers (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE", default_value = athena::DEFAULT_SINCE)]
+    since: chrono::NaiveDate,
+}
+
+pub async fn run(args: RegisterArgs) -> anyhow::Result<ExitCode> {
+    let wg = args.workgroup.workgroup();
+    let ddl = athena::ddl(&athena::DdlOptions {
+        database: wg.database.clone(),
+        location: args.archive,
+        since: args.since,
+    })?;
+    let client = athena::client::client_from_env().await;
+    let done = athena::client::register(&client, &wg, &ddl).await?;
+    println!(
+        "Registered in workgroup {}: {} DDL statements (database {} and its tables), {} saved queries as named queries: {}",
+        wg.name,
+        done.statements,
+        wg.database,
+        done.named_queries.len(),
+        done.named_queries.join(", ")
+    );
+    Ok(ExitCode::SUCCESS)
+}
