@@ -1,14 +1,22 @@
 //! Arguments that several commands share, declared once.
 
+use anyhow::Context;
+use athena::LocalEngine;
 use clap::Args;
 use exporter::{AnyStore, S3Options};
 
 /// Where the archive is, and how S3 objects are locked.
+///
+/// Every command that reads or writes an archive flattens this and opens the archive through
+/// [`ArchiveArgs::open`] (or, for SQL, [`ArchiveArgs::engine`]), so each one takes the same
+/// flags and environment variables and checks them the same way.
 #[derive(Debug, Args)]
 pub struct ArchiveArgs {
     /// Archive: a local directory (created if missing) or s3://BUCKET/PREFIX.
-    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
-    pub archive: String,
+    // Required everywhere but `query --list` and `query --athena`, which make it optional
+    // with `mut_arg`; hence an `Option` that `location` unwraps.
+    #[arg(long, required = true, value_name = "DIR|s3://BUCKET/PREFIX")]
+    archive: Option<String>,
     /// S3 Object Lock mode for every object written: COMPLIANCE, GOVERNANCE, or OFF for a
     /// bucket without Object Lock.
     #[arg(
@@ -33,19 +41,36 @@ pub struct ArchiveArgs {
 }
 
 impl ArchiveArgs {
-    /// Opens the archive with these S3 options: every command that reads or writes an
-    /// archive store opens it here.
+    /// The archive as given with --archive.
+    pub fn location(&self) -> anyhow::Result<&str> {
+        self.archive.as_deref().context("--archive is required")
+    }
+
+    /// Opens the archive store with these S3 options.
     pub async fn open(&self) -> anyhow::Result<AnyStore> {
-        let options = S3Options {
+        Ok(AnyStore::open(self.location()?, self.s3_options()?).await?)
+    }
+
+    /// Opens the archive for SQL on the embedded engine (DataFusion). The engine only
+    /// reads, through the standard AWS configuration: Object Lock and the KMS key govern
+    /// writing (S3 decrypts SSE-KMS objects for any reader allowed to use the key), so they
+    /// are checked as for [`ArchiveArgs::open`] and need no more.
+    pub async fn engine(&self) -> anyhow::Result<LocalEngine> {
+        self.s3_options()?;
+        Ok(LocalEngine::open_archive(self.location()?).await?)
+    }
+
+    fn s3_options(&self) -> anyhow::Result<S3Options> {
+        Ok(S3Options {
             lock: exporter::config::object_lock(&self.lock_mode, self.retention_years)?,
             kms_key_id: self.kms_key_id.clone(),
             ..S3Options::default()
-        };
-        Ok(AnyStore::open(&self.archive, options).await?)
+        })
     }
 }
 
-/// Which days an export from the X-Ray API seals, and its pacing.
+/// Which days an export from the X-Ray API seals, and its pacing: `export --source xray`
+/// and `backfill` (which requires --from and --to).
 #[derive(Debug, Args)]
 pub struct RangeArgs {
     /// First day to seal (YYYY-MM-DD). Default: the day after the last sealed one; on a
@@ -110,5 +135,28 @@ impl WorkgroupArgs {
             database: self.database.clone(),
             output: self.output_location.clone(),
         }
+    }
+}
+
+/// Where Athena tables point, and the days their dt projection covers: `ddl` and
+/// `register`.
+#[derive(Debug, Args)]
+pub struct TablesArgs {
+    /// Archive root in S3.
+    #[arg(long, value_name = "s3://BUCKET/PREFIX")]
+    archive: String,
+    /// First day the dt projection covers (YYYY-MM-DD); X-Ray has no older traces.
+    #[arg(long, value_name = "DATE", default_value = athena::DEFAULT_SINCE)]
+    since: chrono::NaiveDate,
+}
+
+impl TablesArgs {
+    /// The DDL for these tables in `database`.
+    pub fn ddl(self, database: String) -> anyhow::Result<String> {
+        Ok(athena::ddl(&athena::DdlOptions {
+            database,
+            location: self.archive,
+            since: self.since,
+        })?)
     }
 }

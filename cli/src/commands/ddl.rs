@@ -4,6 +4,8 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use crate::args::TablesArgs;
+
 /// Print the Athena DDL for an archive in S3: the database and one table per v1 table.
 ///
 /// Every column carries a COMMENT, and partitions use projection (dt as a date from
@@ -15,23 +17,14 @@ use clap::Args;
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct DdlArgs {
-    /// Archive root in S3.
-    #[arg(long, value_name = "s3://BUCKET/PREFIX")]
-    archive: String,
+    #[command(flatten)]
+    tables: TablesArgs,
     /// Glue database for the tables.
     #[arg(long, default_value = athena::DEFAULT_DATABASE)]
     database: String,
-    /// First day the dt projection covers (YYYY-MM-DD); X-Ray has no older traces.
-    #[arg(long, value_name = "DATE", default_value = athena::DEFAULT_SINCE)]
-    since: chrono::NaiveDate,
 }
 
 pub fn run(args: DdlArgs) -> anyhow::Result<ExitCode> {
-    let opts = athena::DdlOptions {
-        database: args.database,
-        location: args.archive,
-        since: args.since,
-    };
-    print!("{}", athena::ddl(&opts)?);
+    print!("{}", args.tables.ddl(args.database)?);
     Ok(ExitCode::SUCCESS)
 }

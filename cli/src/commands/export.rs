@@ -54,32 +54,44 @@ pub struct ExportArgs {
     #[arg(long, value_name = "xray|FILE_OR_DIR")]
     source: String,
     #[command(flatten)]
+    into: ExportInto,
+}
+
+/// What `export` and `backfill` share: the archive, the days and their pacing, and the
+/// summary's form.
+#[derive(Debug, Args)]
+pub struct ExportInto {
+    #[command(flatten)]
     archive: ArchiveArgs,
     #[command(flatten)]
-    range: RangeArgs,
+    pub range: RangeArgs,
     /// Print the summary as JSON on stdout (for scripts).
     #[arg(long)]
     json: bool,
 }
 
 pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
-    let store = args.archive.open().await?;
     if args.source == "xray" {
-        seal(&store, &args.range, args.json).await
-    } else {
-        if args.range.from.is_some() || args.range.to.is_some() {
-            anyhow::bail!(
-                "--from and --to choose days to seal from --source xray; a file import takes every document in its files"
-            );
-        }
-        import(
-            Path::new(&args.source),
-            &store,
-            args.range.new_redaction_policy,
-            args.json,
-        )
-        .await
+        return seal(&args.into).await;
     }
+    let ExportInto {
+        archive,
+        range,
+        json,
+    } = &args.into;
+    if range.from.is_some() || range.to.is_some() {
+        anyhow::bail!(
+            "--from and --to choose days to seal from --source xray; a file import takes every document in its files"
+        );
+    }
+    let store = archive.open().await?;
+    import(
+        Path::new(&args.source),
+        &store,
+        range.new_redaction_policy,
+        *json,
+    )
+    .await
 }
 
 /// Imports a file or directory of X-Ray JSON.
@@ -121,9 +133,15 @@ async fn import(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Seals the days of `range` from the X-Ray API (and the staging prefix, when one is set):
-/// `export --source xray` and `backfill`.
-pub async fn seal(store: &AnyStore, range: &RangeArgs, json: bool) -> anyhow::Result<ExitCode> {
+/// Seals the days of the range from the X-Ray API (and the staging prefix, when one is
+/// set): `export --source xray` and `backfill`.
+pub async fn seal(args: &ExportInto) -> anyhow::Result<ExitCode> {
+    let ExportInto {
+        archive,
+        range,
+        json,
+    } = args;
+    let store = &archive.open().await?;
     let xray = XRaySource::from_env(range.concurrency).await;
     let staging = exporter::config::staging_source(range.staging.as_deref()).await?;
     let (source, destination) = ExportSource::choose(xray, staging).await?;
@@ -145,7 +163,7 @@ pub async fn seal(store: &AnyStore, range: &RangeArgs, json: bool) -> anyhow::Re
     })
     .await?;
     reporter.finish();
-    if json {
+    if *json {
         let mut out = serde_json::to_value(&report)?;
         out["api_calls"] = serde_json::to_value(source.xray().api_calls())?;
         out["xray"] = serde_json::to_value(source.xray().pace_stats())?;

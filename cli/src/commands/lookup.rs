@@ -55,7 +55,7 @@ pub async fn run(args: LookupArgs) -> anyhow::Result<ExitCode> {
             let generated = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC");
             print!(
                 "{}",
-                athena::render_html(&story, &args.archive.archive, &generated.to_string())
+                athena::render_html(&story, args.archive.location()?, &generated.to_string())
             )
         }
     }

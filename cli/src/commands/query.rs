@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use athena::{Format, LocalEngine, format, saved_queries, saved_query};
+use athena::{Format, format, saved_queries, saved_query};
 use clap::Args;
 
-use crate::args::WorkgroupArgs;
+use crate::args::{ArchiveArgs, WorkgroupArgs};
 use crate::output::human_bytes;
 
 /// Run SQL over a local archive with the embedded engine (DataFusion): a saved compliance
@@ -25,10 +25,14 @@ use crate::output::human_bytes;
 ///   xray-archive query --athena --workgroup xray-archive --saved slow_payments --param since=... --param until=... --param min_ms=3000
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
+// --list needs no archive, and --athena reads the tables `register` created instead.
+#[command(mut_arg("archive", |a| a
+    .help("Archive: a local directory or s3://BUCKET/PREFIX (read with the embedded engine)")
+    .required(false)
+    .required_unless_present_any(["list", "athena"])))]
 pub struct QueryArgs {
-    /// Archive: a local directory or s3://BUCKET/PREFIX (read with the embedded engine).
-    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX", required_unless_present_any = ["list", "athena"])]
-    archive: Option<String>,
+    #[command(flatten)]
+    archive: ArchiveArgs,
     /// Run on Athena instead, in --workgroup and --database (after `register`).
     #[arg(long, conflicts_with = "archive")]
     athena: bool,
@@ -76,8 +80,7 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<ExitCode> {
     if args.athena {
         run_athena(&args.workgroup.workgroup(), &statement, format).await
     } else {
-        let archive = args.archive.expect("clap requires --archive");
-        run_local(&archive, &statement, format).await
+        run_local(&args.archive, &statement, format).await
     }
 }
 
@@ -111,8 +114,12 @@ fn statement(saved: Option<&str>, params: &[String], sql: Option<&str>) -> anyho
 }
 
 /// Runs on the embedded engine over a local or S3 archive.
-async fn run_local(archive: &str, statement: &str, out: Format) -> anyhow::Result<ExitCode> {
-    let engine = LocalEngine::open_archive(archive).await?;
+async fn run_local(
+    archive: &ArchiveArgs,
+    statement: &str,
+    out: Format,
+) -> anyhow::Result<ExitCode> {
+    let engine = archive.engine().await?;
     let rows = engine.sql(statement).await?;
     let n: usize = rows.iter().map(|b| b.num_rows()).sum();
     if n == 0 && out == Format::Table {

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::args::WorkgroupArgs;
+use crate::args::{TablesArgs, WorkgroupArgs};
 
 /// Create the Athena tables and the saved queries for an archive in S3.
 ///
@@ -16,23 +16,15 @@ use crate::args::WorkgroupArgs;
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct RegisterArgs {
-    /// Archive root in S3.
-    #[arg(long, value_name = "s3://BUCKET/PREFIX")]
-    archive: String,
+    #[command(flatten)]
+    tables: TablesArgs,
     #[command(flatten)]
     workgroup: WorkgroupArgs,
-    /// First day the dt projection covers (YYYY-MM-DD).
-    #[arg(long, value_name = "DATE", default_value = athena::DEFAULT_SINCE)]
-    since: chrono::NaiveDate,
 }
 
 pub async fn run(args: RegisterArgs) -> anyhow::Result<ExitCode> {
     let wg = args.workgroup.workgroup();
-    let ddl = athena::ddl(&athena::DdlOptions {
-        database: wg.database.clone(),
-        location: args.archive,
-        since: args.since,
-    })?;
+    let ddl = args.tables.ddl(wg.database.clone())?;
     let client = athena::client::client_from_env().await;
     let done = athena::client::register(&client, &wg, &ddl).await?;
     println!(
