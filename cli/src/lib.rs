@@ -1,8 +1,8 @@
 //! The `xray-archive` command line: the top-level parser and the dispatch to the commands.
 //!
 //! Each command lives in [`commands`] with its arguments and its output; the arguments that
-//! several commands take are declared once in [`args`]. `main` only parses and calls
-//! [`run`]; everything here is testable as a library.
+//! several commands take are declared once in [`args`]. `main` only parses, calls [`run`]
+//! and turns its result into the exit status with [`exit_code`].
 
 // The export futures nest deeply (store enum, writer, SDK calls); layout needs more depth.
 #![recursion_limit = "256"]
@@ -12,11 +12,13 @@ pub mod commands;
 mod output;
 mod progress;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 use commands::*;
+pub use output::exit_code;
 
 /// Keeps AWS X-Ray traces for years: Parquet in S3 or a directory, queryable with SQL.
 ///
@@ -73,7 +75,7 @@ pub fn init_logging(verbose: u8) {
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     exporter::config::check_policy_env()?;
-    match cli.command {
+    let code = match cli.command {
         Command::Export(args) => export::run(args).await,
         Command::Backfill(args) => backfill::run(args).await,
         Command::Hold(args) => hold::run(args).await,
@@ -85,5 +87,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Register(args) => register::run(args).await,
         Command::Ddl(args) => ddl::run(args),
         Command::Demo(args) => demo::run(args).await,
-    }
+    }?;
+    // The last line a command printed may still be buffered: a reader that has gone is
+    // noticed here too.
+    output::stdout().flush()?;
+    Ok(code)
 }

@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::output::note;
+
 /// A progress bar on a terminal; a plain line every few seconds otherwise.
 pub struct ProgressReporter {
     bar: Option<ProgressBar>,
@@ -42,7 +44,7 @@ impl ProgressReporter {
             }
             None if last || self.last_line.elapsed() >= Duration::from_secs(5) => {
                 self.last_line = Instant::now();
-                eprintln!("progress: {message}");
+                note!("progress: {message}");
             }
             None => {}
         }

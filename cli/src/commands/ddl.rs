@@ -1,10 +1,12 @@
 //! `xray-archive ddl`: the Athena DDL for an archive in S3.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Args;
 
 use crate::args::TablesArgs;
+use crate::output::stdout;
 
 /// Print the Athena DDL for an archive in S3: the database and one table per v1 table.
 ///
@@ -25,6 +27,6 @@ pub struct DdlArgs {
 }
 
 pub fn run(args: DdlArgs) -> anyhow::Result<ExitCode> {
-    print!("{}", args.tables.ddl(args.database)?);
+    write!(stdout(), "{}", args.tables.ddl(args.database)?)?;
     Ok(ExitCode::SUCCESS)
 }

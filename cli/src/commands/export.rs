@@ -1,5 +1,6 @@
 //! `xray-archive export`: seal days from the X-Ray API, or import files of X-Ray JSON.
 
+use std::io::{self, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -14,7 +15,7 @@ use exporter::{
 
 use crate::args::{ArchiveArgs, RangeArgs};
 use crate::commands::status::print_status;
-use crate::output::{human_bytes, print_summary};
+use crate::output::{human_bytes, print_summary, stdout};
 use crate::progress::{BYTES_TEMPLATE, ProgressReporter, STEPS_TEMPLATE};
 
 /// Archive X-Ray traces, from the X-Ray API or from files.
@@ -125,10 +126,11 @@ async fn import(
     )
     .await?;
     reporter.finish();
+    let mut out = stdout();
     if json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&summary)?)?;
     } else {
-        print_summary(&summary, &store.location(), files.skipped());
+        print_summary(&mut out, &summary, &store.location(), files.skipped())?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -163,22 +165,28 @@ pub async fn seal(args: &ExportInto) -> anyhow::Result<ExitCode> {
     })
     .await?;
     reporter.finish();
+    let mut out = stdout();
     if *json {
-        let mut out = serde_json::to_value(&report)?;
-        out["api_calls"] = serde_json::to_value(source.xray().api_calls())?;
-        out["xray"] = serde_json::to_value(source.xray().pace_stats())?;
-        out["staging"] = serde_json::to_value(source.staging().map(|s| s.stats()))?;
-        out["destination"] = format!("{destination:?}").into();
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        let mut value = serde_json::to_value(&report)?;
+        value["api_calls"] = serde_json::to_value(source.xray().api_calls())?;
+        value["xray"] = serde_json::to_value(source.xray().pace_stats())?;
+        value["staging"] = serde_json::to_value(source.staging().map(|s| s.stats()))?;
+        value["destination"] = format!("{destination:?}").into();
+        writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
     } else {
-        print_report(&report, &source);
+        print_report(&mut out, &report, &source)?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_report(r: &RunReport, source: &ExportSource<AnyStore>) {
+fn print_report(
+    out: &mut impl Write,
+    r: &RunReport,
+    source: &ExportSource<AnyStore>,
+) -> io::Result<()> {
     let bytes: u64 = r.days.iter().map(|d| d.bytes).sum();
-    println!(
+    writeln!(
+        out,
         "Sealed {} of {} due days: {} traces ({} segment documents), {} -> {}",
         r.days.len(),
         r.days_planned,
@@ -186,10 +194,11 @@ fn print_report(r: &RunReport, source: &ExportSource<AnyStore>) {
         r.segments,
         human_bytes(bytes),
         r.status.archive
-    );
+    )?;
     for d in &r.days {
         let status = serde_json::to_value(d.status).unwrap_or_default();
-        println!(
+        writeln!(
+            out,
             "  {} {:<8} {} traces, {} objects, manifest {} ({})",
             d.day,
             status.as_str().unwrap_or_default(),
@@ -197,32 +206,35 @@ fn print_report(r: &RunReport, source: &ExportSource<AnyStore>) {
             d.objects,
             d.manifest.key,
             &d.manifest.sha256[..16]
-        );
+        )?;
     }
     if r.quarantined > 0 {
-        println!("  quarantined: {} (see _quarantine/)", r.quarantined);
+        writeln!(out, "  quarantined: {} (see _quarantine/)", r.quarantined)?;
     }
     let calls = source.xray().api_calls();
     let pace = source.xray().pace_stats();
-    println!(
+    writeln!(
+        out,
         "  X-Ray calls: {} GetTraceSummaries, {} BatchGetTraces; {} throttled, {} retried after errors",
         calls.get_trace_summaries, calls.batch_get_traces, pace.throttles, pace.transient
-    );
+    )?;
     if let Some(staging) = source.staging() {
         let st = staging.stats();
-        println!(
+        writeln!(
+            out,
             "  staged spans: {} objects ({}) read from {}; {} arrived too late and are quarantined",
             st.objects,
             human_bytes(st.bytes),
             staging.location(),
             st.late_spans
-        );
+        )?;
     }
     if r.outcome == Outcome::Deadline {
-        println!(
+        writeln!(
+            out,
             "  stopped before the deadline after {} hours fetched; the next run resumes at the first unfinished hour",
             r.hours_fetched
-        );
+        )?;
     }
-    print_status(&r.status);
+    print_status(out, &r.status)
 }

@@ -1,11 +1,13 @@
 //! `xray-archive hold`: a legal hold on the objects of a disputed payment, or its release.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Args;
 use exporter::ArchiveStore;
 
 use crate::args::ArchiveArgs;
+use crate::output::stdout;
 
 /// Put (or release) a legal hold on every object that holds a disputed payment's traces.
 ///
@@ -55,10 +57,12 @@ pub async fn run(args: HoldArgs) -> anyhow::Result<ExitCode> {
     }
     let store = archive.open().await?;
     let (record, key) = exporter::holds::hold(&store, &payment_id, release, &by, &reason).await?;
+    let mut out = stdout();
     if json {
-        println!("{}", serde_json::to_string_pretty(&record)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&record)?)?;
     } else {
-        println!(
+        writeln!(
+            out,
             "{} {} objects of payment {payment_id} in {}; recorded in {key}",
             if release {
                 "Released the legal hold on"
@@ -67,11 +71,11 @@ pub async fn run(args: HoldArgs) -> anyhow::Result<ExitCode> {
             },
             record.objects.len(),
             store.location()
-        );
+        )?;
         for o in &record.objects {
             match &o.version_id {
-                Some(v) => println!("  {} (version {v})", o.key),
-                None => println!("  {}", o.key),
+                Some(v) => writeln!(out, "  {} (version {v})", o.key)?,
+                None => writeln!(out, "  {}", o.key)?,
             }
         }
     }

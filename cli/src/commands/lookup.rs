@@ -1,10 +1,12 @@
 //! `xray-archive lookup`: the whole story of one payment.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Args;
 
 use crate::args::ArchiveArgs;
+use crate::output::stdout;
 
 /// The whole story of one payment, for a chargeback investigator: every trace that carries
 /// its PaymentId, as one timeline, with the first failure marked.
@@ -48,15 +50,17 @@ pub async fn run(args: LookupArgs) -> anyhow::Result<ExitCode> {
     if args.format != LookupFormat::Tree {
         athena::cite_manifests(&store, &mut story).await?;
     }
+    let mut out = stdout();
     match args.format {
-        LookupFormat::Tree => print!("{}", athena::render_tree(&story)),
-        LookupFormat::Json => println!("{}", serde_json::to_string_pretty(&story)?),
+        LookupFormat::Tree => write!(out, "{}", athena::render_tree(&story))?,
+        LookupFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&story)?)?,
         LookupFormat::Html => {
             let generated = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC");
-            print!(
+            write!(
+                out,
                 "{}",
                 athena::render_html(&story, args.archive.location()?, &generated.to_string())
-            )
+            )?
         }
     }
     Ok(ExitCode::SUCCESS)

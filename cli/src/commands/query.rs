@@ -2,6 +2,7 @@
 //! Athena.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -9,7 +10,7 @@ use athena::{Format, format, saved_queries, saved_query};
 use clap::Args;
 
 use crate::args::{ArchiveArgs, WorkgroupArgs};
-use crate::output::human_bytes;
+use crate::output::{human_bytes, note, stdout};
 
 /// Run SQL over a local archive with the embedded engine (DataFusion): a saved compliance
 /// query or your own statement.
@@ -68,7 +69,7 @@ enum OutputFormat {
 
 pub async fn run(args: QueryArgs) -> anyhow::Result<ExitCode> {
     if args.list {
-        list();
+        list()?;
         return Ok(ExitCode::SUCCESS);
     }
     let format = match args.format {
@@ -84,15 +85,17 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn list() {
+fn list() -> anyhow::Result<()> {
+    let mut out = stdout();
     for q in saved_queries() {
-        println!("{}: {}", q.name, q.title);
-        println!("    {}", q.description);
+        writeln!(out, "{}: {}", q.name, q.title)?;
+        writeln!(out, "    {}", q.description)?;
         for p in &q.params {
-            println!("    --param {}=...  {}", p.name, p.doc);
+            writeln!(out, "    --param {}=...  {}", p.name, p.doc)?;
         }
-        println!();
+        writeln!(out)?;
     }
+    Ok(())
 }
 
 /// The statement to run: a saved query with its parameters, or the given SQL.
@@ -117,18 +120,19 @@ fn statement(saved: Option<&str>, params: &[String], sql: Option<&str>) -> anyho
 async fn run_local(
     archive: &ArchiveArgs,
     statement: &str,
-    out: Format,
+    form: Format,
 ) -> anyhow::Result<ExitCode> {
     let engine = archive.engine().await?;
     let rows = engine.sql(statement).await?;
     let n: usize = rows.iter().map(|b| b.num_rows()).sum();
-    if n == 0 && out == Format::Table {
-        println!("(no rows)");
+    let mut out = stdout();
+    if n == 0 && form == Format::Table {
+        writeln!(out, "(no rows)")?;
     } else {
-        println!("{}", format(&rows, out)?);
+        writeln!(out, "{}", format(&rows, form)?)?;
     }
-    if out == Format::Table {
-        eprintln!("{n} rows");
+    if form == Format::Table {
+        note!("{n} rows");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -137,11 +141,12 @@ async fn run_local(
 async fn run_athena(
     wg: &athena::client::Workgroup,
     statement: &str,
-    out: Format,
+    form: Format,
 ) -> anyhow::Result<ExitCode> {
     let client = athena::client::client_from_env().await;
     let r = athena::client::run(&client, wg, statement).await?;
-    match out {
+    let mut out = stdout();
+    match form {
         Format::Json => {
             let rows: Vec<serde_json::Map<String, serde_json::Value>> = r
                 .rows
@@ -154,18 +159,18 @@ async fn run_athena(
                         .collect()
                 })
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&rows)?);
+            writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
         }
         Format::Csv | Format::Table => {
-            let sep = if out == Format::Csv { "," } else { " | " };
-            println!("{}", r.columns.join(sep));
+            let sep = if form == Format::Csv { "," } else { " | " };
+            writeln!(out, "{}", r.columns.join(sep))?;
             for row in &r.rows {
                 let cells: Vec<&str> = row.iter().map(|v| v.as_deref().unwrap_or("")).collect();
-                println!("{}", cells.join(sep));
+                writeln!(out, "{}", cells.join(sep))?;
             }
         }
     }
-    eprintln!(
+    note!(
         "{} rows; Athena scanned {} (query {})",
         r.rows.len(),
         human_bytes(r.data_scanned_bytes.max(0) as u64),

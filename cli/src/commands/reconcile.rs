@@ -1,5 +1,6 @@
 //! `xray-archive reconcile`: the archive against what X-Ray still holds.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
@@ -7,6 +8,7 @@ use clap::Args;
 use exporter::{WriterConfig, XRaySource};
 
 use crate::args::ArchiveArgs;
+use crate::output::stdout;
 
 /// Compare the archive with X-Ray for a range X-Ray still holds (the last 30 days).
 ///
@@ -62,45 +64,50 @@ pub async fn run(args: ReconcileArgs) -> anyhow::Result<ExitCode> {
         reimported = Some((report.clone(), summary));
         report = exporter::reconcile::reconcile(&source, &store, from, to, Utc::now()).await?;
     }
+    let mut out = stdout();
     if json {
         let before = reimported.as_ref().map(|(r, _)| r);
         let run = reimported.as_ref().map(|(_, run)| run);
-        println!(
+        writeln!(
+            out,
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "report": report, "before_reexport": before, "reexport": run
             }))?
-        );
+        )?;
     } else {
         if let Some((before, run)) = &reimported {
-            println!(
+            writeln!(
+                out,
                 "Before re-export: {} missing, {} incomplete. Archived {} documents of {} traces as new parts.",
                 before.missing.len(),
                 before.incomplete.len(),
                 run.segments,
                 run.traces
-            );
+            )?;
         }
-        println!(
+        writeln!(
+            out,
             "X-Ray holds {} traces in {} to {}; the archive holds {} of them.",
             report.xray_traces,
             from.to_rfc3339(),
             to.to_rfc3339(),
             report.archived_traces
-        );
+        )?;
         for t in &report.missing {
-            println!("  missing     {t}");
+            writeln!(out, "  missing     {t}")?;
         }
         for t in &report.incomplete {
-            println!(
+            writeln!(
+                out,
                 "  incomplete  {} ({} of {} segments archived)",
                 t.trace_id, t.archived_segments, t.xray_segments
-            );
+            )?;
         }
         if report.is_clean() {
-            println!("OK: nothing X-Ray holds is missing from the archive.");
+            writeln!(out, "OK: nothing X-Ray holds is missing from the archive.")?;
         } else if !reexport {
-            println!("Run again with --reexport to archive what is missing.");
+            writeln!(out, "Run again with --reexport to archive what is missing.")?;
         }
     }
     Ok(if report.is_clean() {

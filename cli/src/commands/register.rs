@@ -1,10 +1,12 @@
 //! `xray-archive register`: the Athena tables and named queries for an archive in S3.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Args;
 
 use crate::args::{TablesArgs, WorkgroupArgs};
+use crate::output::stdout;
 
 /// Create the Athena tables and the saved queries for an archive in S3.
 ///
@@ -27,13 +29,14 @@ pub async fn run(args: RegisterArgs) -> anyhow::Result<ExitCode> {
     let ddl = args.tables.ddl(wg.database.clone())?;
     let client = athena::client::client_from_env().await;
     let done = athena::client::register(&client, &wg, &ddl).await?;
-    println!(
+    writeln!(
+        stdout(),
         "Registered in workgroup {}: {} DDL statements (database {} and its tables), {} saved queries as named queries: {}",
         wg.name,
         done.statements,
         wg.database,
         done.named_queries.len(),
         done.named_queries.join(", ")
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,5 +1,6 @@
 //! `xray-archive status`: what is sealed, what is at risk, what is lost.
 
+use std::io::{self, Write};
 use std::process::ExitCode;
 
 use chrono::Utc;
@@ -8,6 +9,7 @@ use exporter::ArchiveStore;
 use exporter::seal::{Status, status as read_status};
 
 use crate::args::ArchiveArgs;
+use crate::output::stdout;
 
 /// Show the sealed days, the oldest unsealed day and the days left before X-Ray deletes
 /// it, and every day lost.
@@ -31,11 +33,12 @@ pub struct StatusArgs {
 pub async fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
     let store = args.archive.open().await?;
     let s = read_status(&store, Utc::now()).await?;
+    let mut out = stdout();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&s)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&s)?)?;
     } else {
-        println!("Archive {}", store.location());
-        print_status(&s);
+        writeln!(out, "Archive {}", store.location())?;
+        print_status(&mut out, &s)?;
     }
     Ok(if s.is_alarming() {
         ExitCode::from(2)
@@ -45,18 +48,20 @@ pub async fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The status lines, also printed after an export.
-pub fn print_status(s: &Status) {
+pub fn print_status(out: &mut impl Write, s: &Status) -> io::Result<()> {
     match (s.first_sealed, s.last_sealed) {
-        (Some(first), Some(last)) => println!(
+        (Some(first), Some(last)) => writeln!(
+            out,
             "  sealed: {} days, {first} to {last} ({} manifests; chain head {})",
             s.sealed_days,
             s.manifests,
             s.head.as_ref().map_or("none".into(), |h| h.sha256.clone())
-        ),
-        _ => println!(
+        )?,
+        _ => writeln!(
+            out,
             "  no day sealed yet ({} manifests): run `xray-archive export --source xray --archive ...`",
             s.manifests
-        ),
+        )?,
     }
     if let (Some(day), Some(days)) = (s.oldest_unsealed, s.days_until_expiry) {
         let hours = if s.hours_staged > 0 {
@@ -74,22 +79,27 @@ pub fn print_status(s: &Status) {
         } else {
             format!("{days:.1} days before X-Ray deletes it")
         };
-        println!("  oldest unsealed day: {day}{hours}, {verdict}");
+        writeln!(out, "  oldest unsealed day: {day}{hours}, {verdict}")?;
     }
     for d in &s.expired_days {
-        println!("  expired: {d} was sealed after X-Ray had begun deleting it; traces are lost");
+        writeln!(
+            out,
+            "  expired: {d} was sealed after X-Ray had begun deleting it; traces are lost"
+        )?;
     }
     for d in &s.missing_days {
-        println!("  missing: {d} is not sealed although later days are");
+        writeln!(out, "  missing: {d} is not sealed although later days are")?;
     }
     for (d, n) in &s.unreturned_traces {
-        println!(
+        writeln!(
+            out,
             "  lost: {d}: {n} traces X-Ray listed were never returned, so never archived \
              (`verify` names the first of them)"
-        );
+        )?;
     }
     if let Some(run) = &s.last_run {
-        println!(
+        writeln!(
+            out,
             "  last run: {} at {} ({} days sealed, {} traces){}",
             run.outcome,
             run.finished_at.to_rfc3339(),
@@ -99,6 +109,7 @@ pub fn print_status(s: &Status) {
                 .as_deref()
                 .map(|e| format!(": {e}"))
                 .unwrap_or_default()
-        );
+        )?;
     }
+    Ok(())
 }

@@ -1,12 +1,13 @@
 //! `xray-archive verify`: prove the archive is what its manifests say.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Args;
 use exporter::ArchiveStore;
 
 use crate::args::ArchiveArgs;
-use crate::output::human_bytes;
+use crate::output::{human_bytes, stdout};
 
 /// Prove an archive is what its manifests say: every object written once, nothing
 /// altered, missing or added, no day skipped or lost.
@@ -39,10 +40,12 @@ pub struct VerifyArgs {
 pub async fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let store = args.archive.open().await?;
     let report = exporter::verify::verify(&store, args.expect_head.as_deref()).await?;
+    let mut out = stdout();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
     } else {
-        println!(
+        writeln!(
+            out,
             "Checked {} object versions, {} manifests, {} objects ({}), {} sealed days in {}",
             report.versions,
             report.manifests,
@@ -50,25 +53,27 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
             human_bytes(report.bytes),
             report.sealed_days,
             store.location()
-        );
+        )?;
         match &report.head {
-            Some(h) => println!("Chain head: {} ({})", h.sha256, h.key),
-            None => println!("Chain head: none (no manifest yet)"),
+            Some(h) => writeln!(out, "Chain head: {} ({})", h.sha256, h.key)?,
+            None => writeln!(out, "Chain head: none (no manifest yet)")?,
         }
         if report.findings.is_empty() {
-            println!(
+            writeln!(
+                out,
                 "OK: every object written once and as its manifest says, the chain is whole, no day missing or expired."
-            );
+            )?;
         } else {
-            println!("{} findings:", report.findings.len());
+            writeln!(out, "{} findings:", report.findings.len())?;
             for f in &report.findings {
                 let kind = serde_json::to_value(f.kind)?;
-                println!(
+                writeln!(
+                    out,
                     "  {:<16} {}: {}",
                     kind.as_str().unwrap_or_default(),
                     f.key,
                     f.detail
-                );
+                )?;
             }
         }
     }
