@@ -69,9 +69,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 in_chunks += c;
             }
         }
-        let rest = columns
-            .entry("(footer, bloom filters)".into())
-            .or_default();
+        let rest = columns.entry("(footer, bloom filters)".into()).or_default();
         rest.0 += len.saturating_sub(in_chunks);
         *file_counts.entry(table).or_default() += 1;
     }
@@ -93,7 +91,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
-    println!("{} bytes in {} files under {}", total, files.len(), root.display());
+    println!(
+        "{} bytes in {} files under {}",
+        total,
+        files.len(),
+        root.display()
+    );
     for (table, cols) in &sizes {
         let t: u64 = cols.values().map(|s| s.0).sum();
         println!(
@@ -103,7 +106,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             rows[table]
         );
         let mut by_size: Vec<_> = cols.iter().collect();
-        by_size.sort_by(|a, b| b.1.0.cmp(&a.1.0));
+        by_size.sort_by_key(|b| std::cmp::Reverse(b.1.0));
         for (col, (z, u)) in by_size {
             println!(
                 "  {col:<40} {z:>12} bytes {:>5.1}% of the table  (uncompressed {u})",
