@@ -3,6 +3,8 @@
 #[macro_use]
 mod define;
 
+#[cfg(test)]
+mod columns_test;
 mod convert;
 mod layout;
 mod tables;
