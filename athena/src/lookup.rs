@@ -10,11 +10,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{Int32Type, Int64Type};
+use arrow::array::{Array, RecordBatch};
 use exporter::ArchiveStore;
 use exporter::parquet_io::decode;
-use schema::v1::{Table, day_prefix, partition};
+use schema::v1::{SpansReader, Table, day_prefix, partition};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -272,23 +271,16 @@ pub async fn lookup(store: &impl ArchiveStore, payment_id: &str) -> Result<Payme
     })
 }
 
-fn strings<'a>(batch: &'a RecordBatch, name: &str) -> &'a arrow::array::StringArray {
-    batch
-        .column_by_name(name)
-        .unwrap_or_else(|| panic!("v1 column {name}"))
-        .as_string::<i32>()
+/// A column of a v1 part, which has every column of its table.
+fn column<T>(found: Result<T, arrow::error::ArrowError>) -> T {
+    found.unwrap_or_else(|e| panic!("a v1 part: {e}"))
 }
 
-fn opt_string(batch: &RecordBatch, name: &str, i: usize) -> Option<String> {
-    let col = strings(batch, name);
+fn opt_string(col: &arrow::array::StringArray, i: usize) -> Option<String> {
     col.is_valid(i).then(|| col.value(i).to_owned())
 }
 
-fn flag(batch: &RecordBatch, name: &str, i: usize) -> bool {
-    let col = batch
-        .column_by_name(name)
-        .expect("flag column")
-        .as_boolean();
+fn flag(col: &arrow::array::BooleanArray, i: usize) -> bool {
     col.is_valid(i) && col.value(i)
 }
 
@@ -296,35 +288,39 @@ fn flag(batch: &RecordBatch, name: &str, i: usize) -> bool {
 fn spans_of(batches: &[RecordBatch], trace_id: &str) -> Vec<SpanView> {
     let mut out = Vec::new();
     for b in batches {
-        let trace = strings(b, "trace_id");
-        let start = b
-            .column_by_name("start_us")
-            .expect("start_us")
-            .as_primitive::<Int64Type>();
-        let duration = b
-            .column_by_name("duration_us")
-            .expect("duration_us")
-            .as_primitive::<Int64Type>();
-        let status = b
-            .column_by_name("http_status")
-            .expect("http_status")
-            .as_primitive::<Int32Type>();
+        let read = SpansReader::new(b);
+        let trace = column(read.trace_id());
+        let (id, parent_id, name) = (
+            column(read.id()),
+            column(read.parent_id()),
+            column(read.name()),
+        );
+        let (start, duration, status) = (
+            column(read.start_us()),
+            column(read.duration_us()),
+            column(read.http_status()),
+        );
+        let (error, fault) = (column(read.error()), column(read.fault()));
+        let (aws_operation, exception) = (
+            column(read.aws_operation()),
+            column(read.exception_message()),
+        );
         for i in 0..b.num_rows() {
             if trace.value(i) != trace_id {
                 continue;
             }
             out.push(SpanView {
-                id: strings(b, "id").value(i).to_owned(),
-                parent_id: opt_string(b, "parent_id", i),
-                name: strings(b, "name").value(i).to_owned(),
+                id: id.value(i).to_owned(),
+                parent_id: opt_string(parent_id, i),
+                name: name.value(i).to_owned(),
                 level: 0,
                 start_us: start.value(i),
                 duration_us: duration.is_valid(i).then(|| duration.value(i)),
                 http_status: status.is_valid(i).then(|| status.value(i)),
-                error: flag(b, "error", i),
-                fault: flag(b, "fault", i),
-                aws_operation: opt_string(b, "aws_operation", i),
-                exception: opt_string(b, "exception_message", i),
+                error: flag(error, i),
+                fault: flag(fault, i),
+                aws_operation: opt_string(aws_operation, i),
+                exception: opt_string(exception, i),
             });
         }
     }

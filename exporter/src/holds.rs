@@ -9,7 +9,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use arrow::array::AsArray;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -17,7 +16,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::parquet_io::decode;
 use crate::store::ArchiveStore;
-use schema::v1::{HOLDS_PREFIX, Period, RollupKey, Table, day_prefix, payment_bucket};
+use schema::v1::{
+    HOLDS_PREFIX, PaymentIndexReader, Period, RollupKey, Table, day_prefix, payment_bucket,
+};
 
 /// What `payment_index` says about one payment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -94,19 +95,14 @@ async fn read_index_part(
     hit.files += 1;
     hit.bytes += bytes.len() as u64;
     for batch in decode(key, bytes.clone())? {
-        let (Some(ids), Some(traces)) = (
-            batch.column_by_name("payment_id"),
-            batch.column_by_name("trace_id"),
-        ) else {
+        let read = PaymentIndexReader::new(&batch);
+        let (Ok(ids), Ok(traces)) = (read.payment_id(), read.trace_id()) else {
             return Err(Error::CorruptPart {
                 key: key.to_owned(),
                 reason: "no payment_id / trace_id column".into(),
             });
         };
-        let (ids, traces) = (ids.as_string::<i32>(), traces.as_string::<i32>());
-        let days = batch
-            .column_by_name("dt")
-            .and_then(|c| c.as_primitive_opt::<arrow::datatypes::Date32Type>());
+        let days = read.dt().ok();
         let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date");
         for i in 0..batch.num_rows() {
             if ids.value(i) == payment_id {

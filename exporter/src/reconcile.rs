@@ -10,7 +10,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use arrow::array::AsArray;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
@@ -100,12 +99,8 @@ pub async fn reconcile(
             continue;
         };
         for batch in decode(&key, bytes)? {
-            let traces = batch
-                .column_by_name("trace_id")
-                .map(|c| c.as_string::<i32>().clone());
-            let segs = batch
-                .column_by_name("segment_id")
-                .map(|c| c.as_string::<i32>().clone());
+            let read = schema::v1::SegmentsReader::new(&batch);
+            let (traces, segs) = (read.trace_id().ok(), read.segment_id().ok());
             let (Some(traces), Some(segs)) = (traces, segs) else {
                 return Err(Error::CorruptPart {
                     key,

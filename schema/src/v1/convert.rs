@@ -5,16 +5,15 @@
 
 use std::collections::BTreeSet;
 
-use arrow::array::{
-    ArrayRef, BooleanBuilder, Int32Builder, Int64Builder, ListBuilder, MapBuilder, MapFieldNames,
-    StringBuilder, TimestampMillisecondBuilder,
-};
+use arrow::array::ArrayRef;
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use chrono::NaiveDate;
 use std::sync::Arc;
 
-use super::tables::Table;
+use super::tables::{
+    PaymentIndexBuilder, PaymentIndexReader, SegmentsBuilder, SpansBuilder, TracesBuilder,
+};
 use crate::document::{AnnotationValue, SegmentDocument};
 use crate::ids::TracePlacement;
 use crate::validate::{ValidationError, validate_document};
@@ -334,7 +333,7 @@ pub fn convert(segments: &[ArchivedSegment]) -> Result<WindowBatches, ArrowError
     let span_total: usize = segments.iter().map(|s| s.doc.span_count()).sum();
     let mut seg = SegmentsBuilder::with_capacity(segments.len());
     let mut spans = SpansBuilder::with_capacity(span_total);
-    let mut traces = TracesBuilder::new();
+    let mut traces = TracesBuilder::default();
     let mut payment_index = Vec::new();
     for trace in segments.chunk_by(|a, b| a.trace_id() == b.trace_id()) {
         for s in trace {
@@ -366,44 +365,24 @@ pub fn payment_index_batch(rows: &mut [PaymentIndexRow]) -> Result<RecordBatch, 
 /// `payment_index` rows gathered column by column, with no allocation per row (about 100
 /// bytes a row, against some 230 as [`PaymentIndexRow`]s), for the index of a whole day or
 /// of one roll-up bucket.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct PaymentIndexColumns {
-    payment_id: StringBuilder,
-    trace_id: StringBuilder,
-    dt: arrow::array::Date32Builder,
-    start: TimestampMillisecondBuilder,
-    root_name: StringBuilder,
-    error: BooleanBuilder,
-    fault: BooleanBuilder,
+    columns: PaymentIndexBuilder,
     rows: usize,
-}
-
-impl Default for PaymentIndexColumns {
-    fn default() -> Self {
-        Self {
-            payment_id: StringBuilder::new(),
-            trace_id: StringBuilder::new(),
-            dt: arrow::array::Date32Builder::new(),
-            start: timestamp_builder(0),
-            root_name: StringBuilder::new(),
-            error: BooleanBuilder::new(),
-            fault: BooleanBuilder::new(),
-            rows: 0,
-        }
-    }
 }
 
 impl PaymentIndexColumns {
     /// Adds one row.
     pub fn push(&mut self, r: &PaymentIndexRow) {
         let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
-        self.payment_id.append_value(&r.payment_id);
-        self.trace_id.append_value(&r.trace_id);
-        self.dt.append_value((r.dt - epoch).num_days() as i32);
-        self.start.append_value(r.start_us.div_euclid(1000));
-        self.root_name.append_value(&r.root_name);
-        self.error.append_value(r.error);
-        self.fault.append_value(r.fault);
+        let c = &mut self.columns;
+        c.payment_id.append_value(&r.payment_id);
+        c.trace_id.append_value(&r.trace_id);
+        c.dt.append_value((r.dt - epoch).num_days() as i32);
+        c.start_time.append_value(r.start_us.div_euclid(1000));
+        c.root_name.append_value(&r.root_name);
+        c.error.append_value(r.error);
+        c.fault.append_value(r.fault);
         self.rows += 1;
     }
 
@@ -418,19 +397,8 @@ impl PaymentIndexColumns {
     }
 
     /// The rows as a batch, in the order they were pushed.
-    pub fn finish(mut self) -> Result<RecordBatch, ArrowError> {
-        RecordBatch::try_new(
-            Table::PaymentIndex.schema(),
-            vec![
-                Arc::new(self.payment_id.finish()),
-                Arc::new(self.trace_id.finish()),
-                Arc::new(self.dt.finish()),
-                Arc::new(self.start.finish()),
-                Arc::new(self.root_name.finish()),
-                Arc::new(self.error.finish()),
-                Arc::new(self.fault.finish()),
-            ],
-        )
+    pub fn finish(self) -> Result<RecordBatch, ArrowError> {
+        self.columns.finish()
     }
 
     /// The rows as a batch in [`PaymentIndexRow`]'s order (payment id, then trace id, then
@@ -438,11 +406,21 @@ impl PaymentIndexColumns {
     pub fn finish_sorted(self) -> Result<RecordBatch, ArrowError> {
         use arrow::compute::{SortColumn, lexsort_to_indices, take_record_batch};
         let batch = self.finish()?;
-        let columns: Vec<SortColumn> = batch
-            .columns()
-            .iter()
-            .map(|c| SortColumn {
-                values: c.clone(),
+        let read = PaymentIndexReader::new(&batch);
+        // The keys of PaymentIndexRow's ordering, field by field.
+        let keys: [ArrayRef; 7] = [
+            Arc::new(read.payment_id()?.clone()),
+            Arc::new(read.trace_id()?.clone()),
+            Arc::new(read.dt()?.clone()),
+            Arc::new(read.start_time()?.clone()),
+            Arc::new(read.root_name()?.clone()),
+            Arc::new(read.error()?.clone()),
+            Arc::new(read.fault()?.clone()),
+        ];
+        let columns: Vec<SortColumn> = keys
+            .into_iter()
+            .map(|values| SortColumn {
+                values,
                 options: None,
             })
             .collect();
@@ -454,32 +432,11 @@ impl PaymentIndexColumns {
 /// Reads `payment_index` rows back from a batch of that table, by column name. The trace
 /// start comes back at the table's millisecond precision.
 pub fn payment_index_rows(batch: &RecordBatch) -> Result<Vec<PaymentIndexRow>, ArrowError> {
-    use arrow::array::{Array, AsArray};
-    use arrow::datatypes::{Date32Type, TimestampMillisecondType};
-    let column = |name: &str| {
-        batch
-            .column_by_name(name)
-            .ok_or_else(|| ArrowError::SchemaError(format!("payment_index has no {name} column")))
-    };
-    let text = |name: &str| -> Result<_, ArrowError> {
-        column(name)?
-            .as_string_opt::<i32>()
-            .ok_or_else(|| ArrowError::SchemaError(format!("{name} is not a string column")))
-    };
-    let flag = |name: &str| -> Result<_, ArrowError> {
-        column(name)?
-            .as_boolean_opt()
-            .ok_or_else(|| ArrowError::SchemaError(format!("{name} is not a boolean column")))
-    };
+    use arrow::array::Array;
+    let read = PaymentIndexReader::new(batch);
     let (payment_id, trace_id, root_name) =
-        (text("payment_id")?, text("trace_id")?, text("root_name")?);
-    let (error, fault) = (flag("error")?, flag("fault")?);
-    let dt = column("dt")?
-        .as_primitive_opt::<Date32Type>()
-        .ok_or_else(|| ArrowError::SchemaError("dt is not a date column".into()))?;
-    let start = column("start_time")?
-        .as_primitive_opt::<TimestampMillisecondType>()
-        .ok_or_else(|| ArrowError::SchemaError("start_time is not a timestamp".into()))?;
+        (read.payment_id()?, read.trace_id()?, read.root_name()?);
+    let (dt, start, error, fault) = (read.dt()?, read.start_time()?, read.error()?, read.fault()?);
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
     Ok((0..batch.num_rows())
         .map(|i| PaymentIndexRow {
@@ -496,10 +453,6 @@ pub fn payment_index_rows(batch: &RecordBatch) -> Result<Vec<PaymentIndexRow>, A
             fault: fault.value(i),
         })
         .collect())
-}
-
-fn timestamp_builder(capacity: usize) -> TimestampMillisecondBuilder {
-    TimestampMillisecondBuilder::with_capacity(capacity).with_timezone("UTC")
 }
 
 fn annotation_str<'a>(doc: &'a SegmentDocument, key: &str) -> Option<&'a str> {
@@ -528,40 +481,7 @@ fn end_us(doc: &SegmentDocument) -> Option<i64> {
     doc.end_time.map(seconds_to_us)
 }
 
-#[derive(Default)]
-struct SegmentsBuilder {
-    trace_id: StringBuilder,
-    segment_id: StringBuilder,
-    parent_id: StringBuilder,
-    name: StringBuilder,
-    origin: StringBuilder,
-    kind: StringBuilder,
-    inferred: BooleanBuilder,
-    in_progress: BooleanBuilder,
-    start_time: TimestampMillisecondBuilder,
-    end_time: TimestampMillisecondBuilder,
-    start_us: Int64Builder,
-    end_us: Int64Builder,
-    error: BooleanBuilder,
-    fault: BooleanBuilder,
-    throttle: BooleanBuilder,
-    http_status: Int32Builder,
-    span_count: Int32Builder,
-    payment_id: StringBuilder,
-    limit_exceeded: BooleanBuilder,
-    document: StringBuilder,
-    format: StringBuilder,
-}
-
 impl SegmentsBuilder {
-    fn with_capacity(n: usize) -> Self {
-        Self {
-            start_time: timestamp_builder(n),
-            end_time: timestamp_builder(n),
-            ..Default::default()
-        }
-    }
-
     fn append(&mut self, s: &ArchivedSegment) {
         let d = &s.doc;
         let end = end_us(d);
@@ -571,7 +491,7 @@ impl SegmentsBuilder {
         self.name
             .append_value(d.name.as_deref().unwrap_or_default());
         self.origin.append_option(d.origin.as_deref());
-        self.kind.append_value(if d.is_subsegment() {
+        self.r#type.append_value(if d.is_subsegment() {
             "subsegment"
         } else {
             "segment"
@@ -594,138 +514,9 @@ impl SegmentsBuilder {
         self.document.append_value(&s.text);
         self.format.append_value(s.format);
     }
-
-    fn finish(mut self) -> Result<RecordBatch, ArrowError> {
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(self.trace_id.finish()),
-            Arc::new(self.segment_id.finish()),
-            Arc::new(self.parent_id.finish()),
-            Arc::new(self.name.finish()),
-            Arc::new(self.origin.finish()),
-            Arc::new(self.kind.finish()),
-            Arc::new(self.inferred.finish()),
-            Arc::new(self.in_progress.finish()),
-            Arc::new(self.start_time.finish()),
-            Arc::new(self.end_time.finish()),
-            Arc::new(self.start_us.finish()),
-            Arc::new(self.end_us.finish()),
-            Arc::new(self.error.finish()),
-            Arc::new(self.fault.finish()),
-            Arc::new(self.throttle.finish()),
-            Arc::new(self.http_status.finish()),
-            Arc::new(self.span_count.finish()),
-            Arc::new(self.payment_id.finish()),
-            Arc::new(self.limit_exceeded.finish()),
-            Arc::new(self.document.finish()),
-            Arc::new(self.format.finish()),
-        ];
-        RecordBatch::try_new(Table::Segments.schema(), columns)
-    }
-}
-
-struct SpansBuilder {
-    trace_id: StringBuilder,
-    segment_id: StringBuilder,
-    id: StringBuilder,
-    parent_id: StringBuilder,
-    depth: Int32Builder,
-    kind: StringBuilder,
-    name: StringBuilder,
-    namespace: StringBuilder,
-    origin: StringBuilder,
-    inferred: BooleanBuilder,
-    in_progress: BooleanBuilder,
-    start_time: TimestampMillisecondBuilder,
-    end_time: TimestampMillisecondBuilder,
-    start_us: Int64Builder,
-    end_us: Int64Builder,
-    duration_us: Int64Builder,
-    error: BooleanBuilder,
-    fault: BooleanBuilder,
-    throttle: BooleanBuilder,
-    http_method: StringBuilder,
-    http_url: StringBuilder,
-    http_status: Int32Builder,
-    http_content_length: Int64Builder,
-    http_client_ip: StringBuilder,
-    http_user_agent: StringBuilder,
-    aws_operation: StringBuilder,
-    aws_region: StringBuilder,
-    aws_request_id: StringBuilder,
-    aws_table_name: StringBuilder,
-    aws_queue_url: StringBuilder,
-    aws_account_id: StringBuilder,
-    aws_retries: Int32Builder,
-    resource_arn: StringBuilder,
-    user: StringBuilder,
-    exception_type: StringBuilder,
-    exception_message: StringBuilder,
-    cause: StringBuilder,
-    sql: StringBuilder,
-    annotations: MapBuilder<StringBuilder, StringBuilder>,
-    metadata: StringBuilder,
-    payment_id: StringBuilder,
-    correlation_id: StringBuilder,
-    customer_id: StringBuilder,
-    payment_provider: StringBuilder,
 }
 
 impl SpansBuilder {
-    fn with_capacity(n: usize) -> Self {
-        let names = MapFieldNames {
-            entry: "key_value".into(),
-            key: "key".into(),
-            value: "value".into(),
-        };
-        let s = || StringBuilder::with_capacity(n, n * 8);
-        Self {
-            trace_id: StringBuilder::with_capacity(n, n * 35),
-            segment_id: StringBuilder::with_capacity(n, n * 16),
-            id: StringBuilder::with_capacity(n, n * 16),
-            parent_id: StringBuilder::with_capacity(n, n * 16),
-            depth: Int32Builder::with_capacity(n),
-            kind: s(),
-            name: s(),
-            namespace: s(),
-            origin: s(),
-            inferred: BooleanBuilder::with_capacity(n),
-            in_progress: BooleanBuilder::with_capacity(n),
-            start_time: timestamp_builder(n),
-            end_time: timestamp_builder(n),
-            start_us: Int64Builder::with_capacity(n),
-            end_us: Int64Builder::with_capacity(n),
-            duration_us: Int64Builder::with_capacity(n),
-            error: BooleanBuilder::with_capacity(n),
-            fault: BooleanBuilder::with_capacity(n),
-            throttle: BooleanBuilder::with_capacity(n),
-            http_method: s(),
-            http_url: s(),
-            http_status: Int32Builder::with_capacity(n),
-            http_content_length: Int64Builder::with_capacity(n),
-            http_client_ip: s(),
-            http_user_agent: s(),
-            aws_operation: s(),
-            aws_region: s(),
-            aws_request_id: s(),
-            aws_table_name: s(),
-            aws_queue_url: s(),
-            aws_account_id: s(),
-            aws_retries: Int32Builder::with_capacity(n),
-            resource_arn: s(),
-            user: s(),
-            exception_type: s(),
-            exception_message: s(),
-            cause: s(),
-            sql: s(),
-            annotations: MapBuilder::new(Some(names), StringBuilder::new(), StringBuilder::new()),
-            metadata: s(),
-            payment_id: s(),
-            correlation_id: s(),
-            customer_id: s(),
-            payment_provider: s(),
-        }
-    }
-
     fn append_document(&mut self, s: &ArchivedSegment) {
         self.append_span(s, &s.doc, 0, s.doc.parent_id.as_deref());
     }
@@ -744,11 +535,12 @@ impl SpansBuilder {
         self.id.append_value(d.id.as_deref().unwrap_or_default());
         self.parent_id.append_option(parent);
         self.depth.append_value(depth);
-        self.kind.append_value(if depth == 0 && !d.is_subsegment() {
-            "segment"
-        } else {
-            "subsegment"
-        });
+        self.r#type
+            .append_value(if depth == 0 && !d.is_subsegment() {
+                "segment"
+            } else {
+                "subsegment"
+            });
         self.name
             .append_value(d.name.as_deref().unwrap_or_default());
         self.namespace.append_option(d.namespace.as_deref());
@@ -836,56 +628,6 @@ impl SpansBuilder {
             self.append_span(seg, sub, depth + 1, d.id.as_deref());
         }
     }
-
-    fn finish(mut self) -> Result<RecordBatch, ArrowError> {
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(self.trace_id.finish()),
-            Arc::new(self.segment_id.finish()),
-            Arc::new(self.id.finish()),
-            Arc::new(self.parent_id.finish()),
-            Arc::new(self.depth.finish()),
-            Arc::new(self.kind.finish()),
-            Arc::new(self.name.finish()),
-            Arc::new(self.namespace.finish()),
-            Arc::new(self.origin.finish()),
-            Arc::new(self.inferred.finish()),
-            Arc::new(self.in_progress.finish()),
-            Arc::new(self.start_time.finish()),
-            Arc::new(self.end_time.finish()),
-            Arc::new(self.start_us.finish()),
-            Arc::new(self.end_us.finish()),
-            Arc::new(self.duration_us.finish()),
-            Arc::new(self.error.finish()),
-            Arc::new(self.fault.finish()),
-            Arc::new(self.throttle.finish()),
-            Arc::new(self.http_method.finish()),
-            Arc::new(self.http_url.finish()),
-            Arc::new(self.http_status.finish()),
-            Arc::new(self.http_content_length.finish()),
-            Arc::new(self.http_client_ip.finish()),
-            Arc::new(self.http_user_agent.finish()),
-            Arc::new(self.aws_operation.finish()),
-            Arc::new(self.aws_region.finish()),
-            Arc::new(self.aws_request_id.finish()),
-            Arc::new(self.aws_table_name.finish()),
-            Arc::new(self.aws_queue_url.finish()),
-            Arc::new(self.aws_account_id.finish()),
-            Arc::new(self.aws_retries.finish()),
-            Arc::new(self.resource_arn.finish()),
-            Arc::new(self.user.finish()),
-            Arc::new(self.exception_type.finish()),
-            Arc::new(self.exception_message.finish()),
-            Arc::new(self.cause.finish()),
-            Arc::new(self.sql.finish()),
-            Arc::new(self.annotations.finish()),
-            Arc::new(self.metadata.finish()),
-            Arc::new(self.payment_id.finish()),
-            Arc::new(self.correlation_id.finish()),
-            Arc::new(self.customer_id.finish()),
-            Arc::new(self.payment_provider.finish()),
-        ];
-        RecordBatch::try_new(Table::Spans.schema(), columns)
-    }
 }
 
 /// Whole-trace facts gathered over every span of a trace.
@@ -927,33 +669,6 @@ impl<'a> TraceFacts<'a> {
     }
 }
 
-#[derive(Default)]
-struct TracesBuilder {
-    trace_id: StringBuilder,
-    start_time: TimestampMillisecondBuilder,
-    end_time: TimestampMillisecondBuilder,
-    start_us: Int64Builder,
-    end_us: Int64Builder,
-    duration_us: Int64Builder,
-    root_segment_id: StringBuilder,
-    root_name: StringBuilder,
-    root_origin: StringBuilder,
-    http_method: StringBuilder,
-    http_url: StringBuilder,
-    http_status: Int32Builder,
-    segment_count: Int32Builder,
-    span_count: Int32Builder,
-    error: BooleanBuilder,
-    fault: BooleanBuilder,
-    throttle: BooleanBuilder,
-    in_progress: BooleanBuilder,
-    limit_exceeded: BooleanBuilder,
-    first_failure: StringBuilder,
-    services: ListBuilder<StringBuilder>,
-    payment_ids: ListBuilder<StringBuilder>,
-    correlation_ids: ListBuilder<StringBuilder>,
-}
-
 /// The trace's root: the earliest segment that has no parent and was not inferred, else the
 /// earliest document.
 fn trace_root(trace: &[ArchivedSegment]) -> &ArchivedSegment {
@@ -967,14 +682,6 @@ fn trace_root(trace: &[ArchivedSegment]) -> &ArchivedSegment {
 }
 
 impl TracesBuilder {
-    fn new() -> Self {
-        Self {
-            start_time: timestamp_builder(0),
-            end_time: timestamp_builder(0),
-            ..Default::default()
-        }
-    }
-
     fn append(&mut self, trace: &[ArchivedSegment], index: &mut Vec<PaymentIndexRow>) {
         let root = trace_root(trace);
         let mut facts = TraceFacts::default();
@@ -1049,35 +756,6 @@ impl TracesBuilder {
                 fault: facts.fault,
             });
         }
-    }
-
-    fn finish(mut self) -> Result<RecordBatch, ArrowError> {
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(self.trace_id.finish()),
-            Arc::new(self.start_time.finish()),
-            Arc::new(self.end_time.finish()),
-            Arc::new(self.start_us.finish()),
-            Arc::new(self.end_us.finish()),
-            Arc::new(self.duration_us.finish()),
-            Arc::new(self.root_segment_id.finish()),
-            Arc::new(self.root_name.finish()),
-            Arc::new(self.root_origin.finish()),
-            Arc::new(self.http_method.finish()),
-            Arc::new(self.http_url.finish()),
-            Arc::new(self.http_status.finish()),
-            Arc::new(self.segment_count.finish()),
-            Arc::new(self.span_count.finish()),
-            Arc::new(self.error.finish()),
-            Arc::new(self.fault.finish()),
-            Arc::new(self.throttle.finish()),
-            Arc::new(self.in_progress.finish()),
-            Arc::new(self.limit_exceeded.finish()),
-            Arc::new(self.first_failure.finish()),
-            Arc::new(self.services.finish()),
-            Arc::new(self.payment_ids.finish()),
-            Arc::new(self.correlation_ids.finish()),
-        ];
-        RecordBatch::try_new(Table::Traces.schema(), columns)
     }
 }
 

@@ -1,5 +1,10 @@
 //! Archive format version 1: tables, layout and conversion.
 
+#[macro_use]
+mod define;
+
+#[cfg(test)]
+mod columns_test;
 mod convert;
 mod layout;
 mod tables;
@@ -16,6 +21,7 @@ pub use layout::{
     table_prefix,
 };
 pub use tables::{
-    COMMENT_KEY, SCHEMA_VERSION, SCHEMA_VERSION_KEY, TABLE_KEY, Table, WRITER_VERSION_KEY,
-    annotations_type, string_list_type, timestamp_type,
+    COMMENT_KEY, PaymentIndexBuilder, PaymentIndexReader, SCHEMA_VERSION, SCHEMA_VERSION_KEY,
+    SegmentsBuilder, SegmentsReader, SpansBuilder, SpansReader, TABLE_KEY, Table, TracesBuilder,
+    TracesReader, WRITER_VERSION_KEY, annotations_type, string_list_type, timestamp_type,
 };

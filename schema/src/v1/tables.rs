@@ -11,9 +11,9 @@
 //! Changes within v1 are additive only; a breaking change is a new `v2` module and prefix.
 
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
-use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
+use arrow::datatypes::{DataType, Field, Fields, SchemaRef, TimeUnit};
 
 /// The archive format version: the `v1/` prefix of every table.
 pub const SCHEMA_VERSION: &str = "v1";
@@ -91,7 +91,7 @@ impl Table {
     }
 }
 
-fn col(name: &str, data_type: DataType, nullable: bool, doc: &str) -> Field {
+pub(crate) fn col(name: &str, data_type: DataType, nullable: bool, doc: &str) -> Field {
     Field::new(name, data_type, nullable)
         .with_metadata(HashMap::from([(COMMENT_KEY.to_owned(), doc.to_owned())]))
 }
@@ -130,440 +130,136 @@ const START_US_DOC: &str = "Start in microseconds since the Unix epoch (exact)."
 const END_US_DOC: &str =
     "End in microseconds since the Unix epoch (exact); null while in progress.";
 
-static SEGMENTS: LazyLock<SchemaRef> = LazyLock::new(|| {
-    let ts = timestamp_type();
-    Arc::new(Schema::new(vec![
-        col("trace_id", DataType::Utf8, false, TRACE_ID_DOC),
-        col(
-            "segment_id",
-            DataType::Utf8,
-            false,
-            "The document's id (16 hex).",
-        ),
-        col(
-            "parent_id",
-            DataType::Utf8,
-            true,
-            "Id of the calling segment or subsegment, if any.",
-        ),
-        col("name", DataType::Utf8, false, "Service or operation name."),
-        col(
-            "origin",
-            DataType::Utf8,
-            true,
-            "Resource type, such as AWS::Lambda::Function.",
-        ),
-        col(
-            "type",
-            DataType::Utf8,
-            false,
-            "segment, or subsegment for an independently sent subsegment.",
-        ),
-        col(
-            "inferred",
-            DataType::Boolean,
-            false,
-            "True for segments X-Ray inferred from a downstream call.",
-        ),
-        col(
-            "in_progress",
-            DataType::Boolean,
-            false,
-            "True when X-Ray had not yet received the end of this work.",
-        ),
-        col("start_time", ts.clone(), false, START_TIME_DOC),
-        col("end_time", ts, true, END_TIME_DOC),
-        col("start_us", DataType::Int64, false, START_US_DOC),
-        col("end_us", DataType::Int64, true, END_US_DOC),
-        col(
-            "error",
-            DataType::Boolean,
-            false,
-            "Client error (4xx) on the segment itself.",
-        ),
-        col(
-            "fault",
-            DataType::Boolean,
-            false,
-            "Server error (5xx) on the segment itself.",
-        ),
-        col(
-            "throttle",
-            DataType::Boolean,
-            false,
-            "Throttled (429) on the segment itself.",
-        ),
-        col(
-            "http_status",
-            DataType::Int32,
-            true,
-            "HTTP response status of the segment.",
-        ),
-        col(
-            "span_count",
-            DataType::Int32,
-            false,
-            "Number of spans in the document: itself plus all nested subsegments.",
-        ),
-        col(
-            "payment_id",
-            DataType::Utf8,
-            true,
-            "First PaymentId annotation found in the document tree.",
-        ),
-        col(
-            "limit_exceeded",
-            DataType::Boolean,
-            true,
-            "X-Ray's LimitExceeded for the trace when fetched (trace truncated); null when the source did not say.",
-        ),
-        col(
-            "document",
-            DataType::Utf8,
-            false,
-            "The segment document's original JSON text, byte for byte as X-Ray returned it; for an OpenTelemetry span, the span record as received.",
-        ),
-        col(
-            "format",
-            DataType::Utf8,
-            false,
-            "What document holds: xray (an X-Ray segment document), aws-spans (a CloudWatch Transaction Search record) or otlp (a span of an OTLP/JSON export). Added with OpenTelemetry input; the other columns mean the same for every format.",
-        ),
-    ]))
-});
+v1_table! {
+    Table::Segments, SEGMENTS,
+    /// Builds `segments` batches, a builder per column.
+    pub struct SegmentsBuilder,
+    /// Reads the columns of a `segments` batch by name.
+    pub struct SegmentsReader {
+        trace_id: Utf8, not null, TRACE_ID_DOC;
+        segment_id: Utf8, not null, "The document's id (16 hex).";
+        parent_id: Utf8, null, "Id of the calling segment or subsegment, if any.";
+        name: Utf8, not null, "Service or operation name.";
+        origin: Utf8, null, "Resource type, such as AWS::Lambda::Function.";
+        r#type: Utf8, not null, "segment, or subsegment for an independently sent subsegment.";
+        inferred: Boolean, not null, "True for segments X-Ray inferred from a downstream call.";
+        in_progress: Boolean, not null, "True when X-Ray had not yet received the end of this work.";
+        start_time: Timestamp, not null, START_TIME_DOC;
+        end_time: Timestamp, null, END_TIME_DOC;
+        start_us: Int64, not null, START_US_DOC;
+        end_us: Int64, null, END_US_DOC;
+        error: Boolean, not null, "Client error (4xx) on the segment itself.";
+        fault: Boolean, not null, "Server error (5xx) on the segment itself.";
+        throttle: Boolean, not null, "Throttled (429) on the segment itself.";
+        http_status: Int32, null, "HTTP response status of the segment.";
+        span_count: Int32, not null, "Number of spans in the document: itself plus all nested subsegments.";
+        payment_id: Utf8, null, "First PaymentId annotation found in the document tree.";
+        limit_exceeded: Boolean, null, "X-Ray's LimitExceeded for the trace when fetched (trace truncated); null when the source did not say.";
+        document: Utf8, not null, "The segment document's original JSON text, byte for byte as X-Ray returned it; for an OpenTelemetry span, the span record as received.";
+        format: Utf8, not null, "What document holds: xray (an X-Ray segment document), aws-spans (a CloudWatch Transaction Search record) or otlp (a span of an OTLP/JSON export). Added with OpenTelemetry input; the other columns mean the same for every format.";
+    }
+}
 
-static SPANS: LazyLock<SchemaRef> = LazyLock::new(|| {
-    let ts = timestamp_type();
-    let s = DataType::Utf8;
-    Arc::new(Schema::new(vec![
-        col("trace_id", s.clone(), false, TRACE_ID_DOC),
-        col(
-            "segment_id",
-            s.clone(),
-            false,
-            "Id of the segment document this span came from (join to segments).",
-        ),
-        col("id", s.clone(), false, "The span's id (16 hex)."),
-        col(
-            "parent_id",
-            s.clone(),
-            true,
-            "The caller: the enclosing span for subsegments, the document's parent_id for segments.",
-        ),
-        col(
-            "depth",
-            DataType::Int32,
-            false,
-            "0 for a document's root span, 1 for its subsegments, and so on.",
-        ),
-        col(
-            "type",
-            s.clone(),
-            false,
-            "segment for a document's root, subsegment otherwise.",
-        ),
-        col("name", s.clone(), false, "Service or operation name."),
-        col(
-            "namespace",
-            s.clone(),
-            true,
-            "aws for AWS SDK calls, remote for other downstream calls.",
-        ),
-        col(
-            "origin",
-            s.clone(),
-            true,
-            "Resource type, such as AWS::DynamoDB::Table.",
-        ),
-        col(
-            "inferred",
-            DataType::Boolean,
-            false,
-            "True for segments X-Ray inferred from a downstream call.",
-        ),
-        col(
-            "in_progress",
-            DataType::Boolean,
-            false,
-            "True when the span had not finished when archived.",
-        ),
-        col("start_time", ts.clone(), false, START_TIME_DOC),
-        col("end_time", ts, true, END_TIME_DOC),
-        col("start_us", DataType::Int64, false, START_US_DOC),
-        col("end_us", DataType::Int64, true, END_US_DOC),
-        col(
-            "duration_us",
-            DataType::Int64,
-            true,
-            "end_us - start_us; null while in progress.",
-        ),
-        col("error", DataType::Boolean, false, "Client error (4xx)."),
-        col("fault", DataType::Boolean, false, "Server error (5xx)."),
-        col("throttle", DataType::Boolean, false, "Throttled (429)."),
-        col("http_method", s.clone(), true, "HTTP request method."),
-        col("http_url", s.clone(), true, "HTTP request URL."),
-        col(
-            "http_status",
-            DataType::Int32,
-            true,
-            "HTTP response status.",
-        ),
-        col(
-            "http_content_length",
-            DataType::Int64,
-            true,
-            "HTTP response body length in bytes (-1 when unknown).",
-        ),
-        col("http_client_ip", s.clone(), true, "Caller IP address."),
-        col("http_user_agent", s.clone(), true, "Caller user agent."),
-        col(
-            "aws_operation",
-            s.clone(),
-            true,
-            "AWS API operation called (PutItem, SendMessage, Invoke).",
-        ),
-        col("aws_region", s.clone(), true, "Region of the AWS resource."),
-        col("aws_request_id", s.clone(), true, "AWS request id."),
-        col("aws_table_name", s.clone(), true, "DynamoDB table name."),
-        col("aws_queue_url", s.clone(), true, "SQS queue URL."),
-        col("aws_account_id", s.clone(), true, "AWS account id."),
-        col(
-            "aws_retries",
-            DataType::Int32,
-            true,
-            "Retries the AWS SDK made.",
-        ),
-        col(
-            "resource_arn",
-            s.clone(),
-            true,
-            "ARN of the resource that ran the work.",
-        ),
-        col("user", s.clone(), true, "User recorded on the span."),
-        col(
-            "exception_type",
-            s.clone(),
-            true,
-            "Type of the first exception in cause.",
-        ),
-        col(
-            "exception_message",
-            s.clone(),
-            true,
-            "Message of the first exception in cause.",
-        ),
-        col(
-            "cause",
-            s.clone(),
-            true,
-            "The cause block as JSON text (exceptions, stack, working directory), as written.",
-        ),
-        col(
-            "sql",
-            s.clone(),
-            true,
-            "The sql block as JSON text, as written.",
-        ),
-        col(
-            "annotations",
-            annotations_type(),
-            true,
-            "Annotations other than the promoted PaymentId, CorrelationId, CustomerId and PaymentProvider (see their columns); numbers and booleans as JSON text.",
-        ),
-        col(
-            "metadata",
-            s.clone(),
-            true,
-            "The metadata block as JSON text, as written.",
-        ),
-        col(
-            "payment_id",
-            s.clone(),
-            true,
-            "PaymentId annotation of this span.",
-        ),
-        col(
-            "correlation_id",
-            s.clone(),
-            true,
-            "CorrelationId annotation of this span.",
-        ),
-        col(
-            "customer_id",
-            s.clone(),
-            true,
-            "CustomerId annotation of this span (a keyed hash, never the raw id).",
-        ),
-        col(
-            "payment_provider",
-            s,
-            true,
-            "PaymentProvider annotation of this span (for example Stripe).",
-        ),
-    ]))
-});
+v1_table! {
+    Table::Spans, SPANS,
+    /// Builds `spans` batches, a builder per column.
+    pub struct SpansBuilder,
+    /// Reads the columns of a `spans` batch by name.
+    pub struct SpansReader {
+        trace_id: Utf8(35), not null, TRACE_ID_DOC;
+        segment_id: Utf8(16), not null, "Id of the segment document this span came from (join to segments).";
+        id: Utf8(16), not null, "The span's id (16 hex).";
+        parent_id: Utf8(16), null, "The caller: the enclosing span for subsegments, the document's parent_id for segments.";
+        depth: Int32, not null, "0 for a document's root span, 1 for its subsegments, and so on.";
+        r#type: Utf8, not null, "segment for a document's root, subsegment otherwise.";
+        name: Utf8, not null, "Service or operation name.";
+        namespace: Utf8, null, "aws for AWS SDK calls, remote for other downstream calls.";
+        origin: Utf8, null, "Resource type, such as AWS::DynamoDB::Table.";
+        inferred: Boolean, not null, "True for segments X-Ray inferred from a downstream call.";
+        in_progress: Boolean, not null, "True when the span had not finished when archived.";
+        start_time: Timestamp, not null, START_TIME_DOC;
+        end_time: Timestamp, null, END_TIME_DOC;
+        start_us: Int64, not null, START_US_DOC;
+        end_us: Int64, null, END_US_DOC;
+        duration_us: Int64, null, "end_us - start_us; null while in progress.";
+        error: Boolean, not null, "Client error (4xx).";
+        fault: Boolean, not null, "Server error (5xx).";
+        throttle: Boolean, not null, "Throttled (429).";
+        http_method: Utf8, null, "HTTP request method.";
+        http_url: Utf8, null, "HTTP request URL.";
+        http_status: Int32, null, "HTTP response status.";
+        http_content_length: Int64, null, "HTTP response body length in bytes (-1 when unknown).";
+        http_client_ip: Utf8, null, "Caller IP address.";
+        http_user_agent: Utf8, null, "Caller user agent.";
+        aws_operation: Utf8, null, "AWS API operation called (PutItem, SendMessage, Invoke).";
+        aws_region: Utf8, null, "Region of the AWS resource.";
+        aws_request_id: Utf8, null, "AWS request id.";
+        aws_table_name: Utf8, null, "DynamoDB table name.";
+        aws_queue_url: Utf8, null, "SQS queue URL.";
+        aws_account_id: Utf8, null, "AWS account id.";
+        aws_retries: Int32, null, "Retries the AWS SDK made.";
+        resource_arn: Utf8, null, "ARN of the resource that ran the work.";
+        user: Utf8, null, "User recorded on the span.";
+        exception_type: Utf8, null, "Type of the first exception in cause.";
+        exception_message: Utf8, null, "Message of the first exception in cause.";
+        cause: Utf8, null, "The cause block as JSON text (exceptions, stack, working directory), as written.";
+        sql: Utf8, null, "The sql block as JSON text, as written.";
+        annotations: Annotations, null, "Annotations other than the promoted PaymentId, CorrelationId, CustomerId and PaymentProvider (see their columns); numbers and booleans as JSON text.";
+        metadata: Utf8, null, "The metadata block as JSON text, as written.";
+        payment_id: Utf8, null, "PaymentId annotation of this span.";
+        correlation_id: Utf8, null, "CorrelationId annotation of this span.";
+        customer_id: Utf8, null, "CustomerId annotation of this span (a keyed hash, never the raw id).";
+        payment_provider: Utf8, null, "PaymentProvider annotation of this span (for example Stripe).";
+    }
+}
 
-static TRACES: LazyLock<SchemaRef> = LazyLock::new(|| {
-    let ts = timestamp_type();
-    let s = DataType::Utf8;
-    Arc::new(Schema::new(vec![
-        col("trace_id", s.clone(), false, TRACE_ID_DOC),
-        col(
-            "start_time",
-            ts.clone(),
-            false,
-            "Earliest segment start, UTC, milliseconds.",
-        ),
-        col(
-            "end_time",
-            ts,
-            true,
-            "Latest segment end, UTC, milliseconds; null if no segment has ended.",
-        ),
-        col("start_us", DataType::Int64, false, START_US_DOC),
-        col("end_us", DataType::Int64, true, END_US_DOC),
-        col(
-            "duration_us",
-            DataType::Int64,
-            true,
-            "end_us - start_us over all segments.",
-        ),
-        col(
-            "root_segment_id",
-            s.clone(),
-            false,
-            "Id of the root segment: the earliest one without a parent.",
-        ),
-        col(
-            "root_name",
-            s.clone(),
-            false,
-            "Name of the root segment: the service that received the request.",
-        ),
-        col(
-            "root_origin",
-            s.clone(),
-            true,
-            "Origin of the root segment.",
-        ),
-        col(
-            "http_method",
-            s.clone(),
-            true,
-            "HTTP method of the root segment.",
-        ),
-        col("http_url", s.clone(), true, "HTTP URL of the root segment."),
-        col(
-            "http_status",
-            DataType::Int32,
-            true,
-            "HTTP status of the root segment.",
-        ),
-        col(
-            "segment_count",
-            DataType::Int32,
-            false,
-            "Segment documents archived for the trace.",
-        ),
-        col(
-            "span_count",
-            DataType::Int32,
-            false,
-            "Spans archived for the trace (segments plus nested subsegments).",
-        ),
-        col(
-            "error",
-            DataType::Boolean,
-            false,
-            "Any span has a client error.",
-        ),
-        col(
-            "fault",
-            DataType::Boolean,
-            false,
-            "Any span has a server error.",
-        ),
-        col(
-            "throttle",
-            DataType::Boolean,
-            false,
-            "Any span was throttled.",
-        ),
-        col(
-            "in_progress",
-            DataType::Boolean,
-            false,
-            "A segment was still in progress when archived, with no completed copy archived.",
-        ),
-        col(
-            "limit_exceeded",
-            DataType::Boolean,
-            true,
-            "X-Ray reported LimitExceeded: the trace was truncated. Null when the source did not say.",
-        ),
-        col(
-            "first_failure",
-            s.clone(),
-            true,
-            "Name of the earliest span with a fault or error: where the trace first went wrong.",
-        ),
-        col(
-            "services",
-            string_list_type(),
-            false,
-            "Distinct segment names (services) in the trace, sorted.",
-        ),
-        col(
-            "payment_ids",
-            string_list_type(),
-            false,
-            "Distinct PaymentId annotations in the trace, sorted.",
-        ),
-        col(
-            "correlation_ids",
-            string_list_type(),
-            false,
-            "Distinct CorrelationId annotations in the trace, sorted.",
-        ),
-    ]))
-});
+v1_table! {
+    Table::Traces, TRACES,
+    /// Builds `traces` batches, a builder per column.
+    pub struct TracesBuilder,
+    /// Reads the columns of a `traces` batch by name.
+    pub struct TracesReader {
+        trace_id: Utf8, not null, TRACE_ID_DOC;
+        start_time: Timestamp, not null, "Earliest segment start, UTC, milliseconds.";
+        end_time: Timestamp, null, "Latest segment end, UTC, milliseconds; null if no segment has ended.";
+        start_us: Int64, not null, START_US_DOC;
+        end_us: Int64, null, END_US_DOC;
+        duration_us: Int64, null, "end_us - start_us over all segments.";
+        root_segment_id: Utf8, not null, "Id of the root segment: the earliest one without a parent.";
+        root_name: Utf8, not null, "Name of the root segment: the service that received the request.";
+        root_origin: Utf8, null, "Origin of the root segment.";
+        http_method: Utf8, null, "HTTP method of the root segment.";
+        http_url: Utf8, null, "HTTP URL of the root segment.";
+        http_status: Int32, null, "HTTP status of the root segment.";
+        segment_count: Int32, not null, "Segment documents archived for the trace.";
+        span_count: Int32, not null, "Spans archived for the trace (segments plus nested subsegments).";
+        error: Boolean, not null, "Any span has a client error.";
+        fault: Boolean, not null, "Any span has a server error.";
+        throttle: Boolean, not null, "Any span was throttled.";
+        in_progress: Boolean, not null, "A segment was still in progress when archived, with no completed copy archived.";
+        limit_exceeded: Boolean, null, "X-Ray reported LimitExceeded: the trace was truncated. Null when the source did not say.";
+        first_failure: Utf8, null, "Name of the earliest span with a fault or error: where the trace first went wrong.";
+        services: StringList, not null, "Distinct segment names (services) in the trace, sorted.";
+        payment_ids: StringList, not null, "Distinct PaymentId annotations in the trace, sorted.";
+        correlation_ids: StringList, not null, "Distinct CorrelationId annotations in the trace, sorted.";
+    }
+}
 
-static PAYMENT_INDEX: LazyLock<SchemaRef> = LazyLock::new(|| {
-    Arc::new(Schema::new(vec![
-        col(
-            "payment_id",
-            DataType::Utf8,
-            false,
-            "PaymentId annotation. Rows are sorted by it, and it has a bloom filter.",
-        ),
-        col("trace_id", DataType::Utf8, false, TRACE_ID_DOC),
-        col(
-            "dt",
-            DataType::Date32,
-            false,
-            "The trace's dt partition in segments, spans and traces.",
-        ),
-        col("start_time", timestamp_type(), false, "Trace start, UTC."),
-        col(
-            "root_name",
-            DataType::Utf8,
-            false,
-            "Root service of the trace.",
-        ),
-        col(
-            "error",
-            DataType::Boolean,
-            false,
-            "The trace has a client error.",
-        ),
-        col(
-            "fault",
-            DataType::Boolean,
-            false,
-            "The trace has a server error.",
-        ),
-    ]))
-});
+v1_table! {
+    Table::PaymentIndex, PAYMENT_INDEX,
+    /// Builds `payment_index` batches, a builder per column.
+    pub struct PaymentIndexBuilder,
+    /// Reads the columns of a `payment_index` batch by name.
+    pub struct PaymentIndexReader {
+        payment_id: Utf8, not null, "PaymentId annotation. Rows are sorted by it, and it has a bloom filter.";
+        trace_id: Utf8, not null, TRACE_ID_DOC;
+        dt: Date32, not null, "The trace's dt partition in segments, spans and traces.";
+        start_time: Timestamp, not null, "Trace start, UTC.";
+        root_name: Utf8, not null, "Root service of the trace.";
+        error: Boolean, not null, "The trace has a client error.";
+        fault: Boolean, not null, "The trace has a server error.";
+    }
+}
 
 #[cfg(test)]
 mod tests {
