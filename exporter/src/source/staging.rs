@@ -402,8 +402,6 @@ pub const MIGRATING_SOURCE: &str = "aws-spans+xray";
 
 /// What the exporter seals from: X-Ray alone, or the span staging prefix with X-Ray beside
 /// it (Transaction Search on, or a switch still within X-Ray's 30 days).
-// One value per export run, so the size of the larger variant costs nothing.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum ExportSource<S> {
     /// `BatchGetTraces` alone.
