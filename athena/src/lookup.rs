@@ -272,7 +272,7 @@ pub async fn lookup(store: &impl ArchiveStore, payment_id: &str) -> Result<Payme
 }
 
 /// A column of a v1 part, which has every column of its table.
-fn column<T>(found: Result<T, arrow::error::ArrowError>) -> T {
+fn column<T>(found: std::result::Result<T, arrow::error::ArrowError>) -> T {
     found.unwrap_or_else(|e| panic!("a v1 part: {e}"))
 }
 
