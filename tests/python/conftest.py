@@ -11,14 +11,16 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
-_ACCOUNTS = itertools.count(200_000_000_001)
+# A range of accounts per test session (by process id), so sessions sharing one long-running
+# emulator never meet either.
+_ACCOUNTS = itertools.count(200_000_000_000 + os.getpid() * 1000 + 1)
 
 
 @pytest.fixture(autouse=True)
 def aws_account():
     """Every test works in an emulated AWS account of its own: its X-Ray traces, buckets,
     queues and log groups are invisible to every other test, so no test picks "an hour no
-    other test uses". The numbers are a fixed sequence, the same on every run."""
+    other test uses". The numbers count up from the session's own range."""
     from xray_support import use_account
 
     account = f"{next(_ACCOUNTS):012d}"

@@ -41,15 +41,14 @@ def test_moto_still_answers_users_as_an_object_so_the_fix_is_still_needed():
     assert [s["Users"] for s in fixed["TraceSummaries"]] == [[] for _ in raw["TraceSummaries"]]
 
 
-def test_each_account_sees_only_its_own_traces_and_destination(moto):
+def test_each_account_sees_only_its_own_traces_and_destination(moto, aws_account):
     now = int(time.time())
     doc = {"name": "api", "id": "70de5b6f19ff9a0b", "trace_id": f"1-{now:08x}-b006649127e371903a2de979",
            "start_time": now + 0.1, "end_time": now + 0.2}
-    use_account("300000000001")
     mine = client("xray", moto["clean"])
     mine.put_trace_segments(TraceSegmentDocuments=[json.dumps(doc)])
     mine.update_trace_segment_destination(Destination="CloudWatchLogs")
-    use_account("300000000002")
+    use_account(f"{int(aws_account) + 999}")  # the last of this session's range: unused
     other = client("xray", moto["clean"])
     window = dict(StartTime=now - 60, EndTime=now + 60)
     assert other.get_trace_summaries(**window)["TraceSummaries"] == []
