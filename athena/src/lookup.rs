@@ -196,7 +196,7 @@ pub async fn lookup(store: &impl ArchiveStore, payment_id: &str) -> Result<Payme
         };
         let batches = decode(&key, stored.bytes)?;
         for id in ids {
-            let found = spans_of(&batches, &id);
+            let found = spans_of(&key, &batches, &id)?;
             if !found.is_empty() {
                 let dt = partition.trim_start_matches("dt=").to_owned();
                 let entry = spans
@@ -271,9 +271,14 @@ pub async fn lookup(store: &impl ArchiveStore, payment_id: &str) -> Result<Payme
     })
 }
 
-/// A column of a v1 part, which has every column of its table.
-fn column<T>(found: std::result::Result<T, arrow::error::ArrowError>) -> T {
-    found.unwrap_or_else(|e| panic!("a v1 part: {e}"))
+/// A column the part `key` must have.
+fn column<T>(key: &str, found: std::result::Result<T, arrow::error::ArrowError>) -> Result<T> {
+    found.map_err(|e| {
+        Error::from(exporter::Error::CorruptPart {
+            key: key.to_owned(),
+            reason: e.to_string(),
+        })
+    })
 }
 
 fn opt_string(col: &arrow::array::StringArray, i: usize) -> Option<String> {
@@ -284,26 +289,27 @@ fn flag(col: &arrow::array::BooleanArray, i: usize) -> bool {
     col.is_valid(i) && col.value(i)
 }
 
-/// The rows of `trace_id` in a spans part, in time order.
-fn spans_of(batches: &[RecordBatch], trace_id: &str) -> Vec<SpanView> {
+/// The rows of `trace_id` in the spans part `key`, in time order. A part without one of the
+/// columns read (not written by this archive, or tampered with) is an error naming it.
+fn spans_of(key: &str, batches: &[RecordBatch], trace_id: &str) -> Result<Vec<SpanView>> {
     let mut out = Vec::new();
     for b in batches {
         let read = SpansReader::new(b);
-        let trace = column(read.trace_id());
+        let trace = column(key, read.trace_id())?;
         let (id, parent_id, name) = (
-            column(read.id()),
-            column(read.parent_id()),
-            column(read.name()),
+            column(key, read.id())?,
+            column(key, read.parent_id())?,
+            column(key, read.name())?,
         );
         let (start, duration, status) = (
-            column(read.start_us()),
-            column(read.duration_us()),
-            column(read.http_status()),
+            column(key, read.start_us())?,
+            column(key, read.duration_us())?,
+            column(key, read.http_status())?,
         );
-        let (error, fault) = (column(read.error()), column(read.fault()));
+        let (error, fault) = (column(key, read.error())?, column(key, read.fault())?);
         let (aws_operation, exception) = (
-            column(read.aws_operation()),
-            column(read.exception_message()),
+            column(key, read.aws_operation())?,
+            column(key, read.exception_message())?,
         );
         for i in 0..b.num_rows() {
             if trace.value(i) != trace_id {
@@ -324,7 +330,7 @@ fn spans_of(batches: &[RecordBatch], trace_id: &str) -> Vec<SpanView> {
             });
         }
     }
-    out
+    Ok(out)
 }
 
 /// Orders spans as a tree (depth first, children by start time) and sets their levels.
@@ -505,4 +511,35 @@ pub fn render_tree(story: &PaymentStory) -> String {
         story.read.files, story.read.bytes
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::StringArray;
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+
+    #[test]
+    fn a_spans_part_without_a_column_is_an_error_that_names_it() {
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "trace_id",
+            DataType::Utf8,
+            false,
+        )]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![Arc::new(StringArray::from(vec![
+                "1-581cf771-a006649127e371903a2de979",
+            ]))],
+        )
+        .unwrap();
+        let key = "v1/spans/dt=2016-11-04/part-0000.parquet";
+        let err = spans_of(key, &[batch], "1-581cf771-a006649127e371903a2de979")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(key) && err.contains("id"), "{err}");
+    }
 }
