@@ -379,3 +379,29 @@ async fn an_otlp_span_keeps_its_resource_through_the_staged_hour() {
         ["otlp"]
     );
 }
+
+#[tokio::test]
+async fn a_staged_object_gone_before_it_is_read_is_recorded_as_lost() {
+    // A listed object that is gone when read (the staging bucket's expiry between the two):
+    // a dangling link lists as a file and reads as missing.
+    let dir = tempfile::tempdir().unwrap();
+    let hour = dir.path().join("2026/08/04/08");
+    std::fs::create_dir_all(&hour).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("gone"), hour.join("spans-1-expired")).unwrap();
+    let staging = exporter::LocalDirStore::open(dir.path()).unwrap();
+    let archive = MemoryStore::default();
+    let source = StagingSource::new(staging, 2);
+    let report = seal_days(&source, &archive, &options(DAY), now(), &mut |_| {})
+        .await
+        .unwrap();
+    assert_eq!(report.days[0].traces, 0);
+    assert_eq!(
+        report.days[0].quarantined, 1,
+        "the loss is in the day's manifest"
+    );
+    let reasons = quarantine_reasons(&archive).await;
+    assert!(
+        reasons.len() == 1 && reasons[0].contains("expired before it was read"),
+        "{reasons:?}"
+    );
+}

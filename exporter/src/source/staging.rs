@@ -26,14 +26,14 @@
 //! holds `late_hours + 2` hours of spans. The day's pass for W3C traces reads again only
 //! the hours that held some (or that an earlier invocation read).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use tokio::sync::Mutex;
-use tracing::{debug, warn};
+use tracing::{debug, error, warn};
 
 use super::files::InputReader;
 use super::xray::{Destination, XRaySource};
@@ -159,12 +159,31 @@ impl<S: ArchiveStore> StagingSource<S> {
         let prefix = hour_start(hour).format("%Y/%m/%d/%H/").to_string();
         let mut entries = Vec::new();
         for object in self.store.list(&prefix).await? {
+            let name = format!("{}/{}", self.store.location(), object.key);
             let Some(bytes) = get(&self.store, &object.key).await? else {
-                continue; // expired between the listing and the read
+                // Gone between the listing and the read (the 35-day expiry): its spans are
+                // lost, so the day's manifest records it as a quarantined input.
+                error!(object = %name, "STAGED SPANS LOST: a staged object expired before it was read");
+                entries.push(Entry {
+                    owner: Owner::Hour(hour),
+                    trace: None,
+                    late: false,
+                    item: SourceItem {
+                        item: SourceContent::Rejected {
+                            bytes: Vec::new(),
+                            reason: "the staged object was listed but expired before it was \
+                                     read: its spans are lost; seal days sooner than the \
+                                     staging bucket's expiry"
+                                .into(),
+                        },
+                        source: name,
+                        location: String::new(),
+                    },
+                });
+                continue;
             };
             self.objects.fetch_add(1, Ordering::Relaxed);
             self.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-            let name = format!("{}/{}", self.store.location(), object.key);
             for item in InputReader::new(&name, bytes.as_ref()) {
                 let item = item.map_err(|e| Error::Config(format!("reading {name}: {e}")))?;
                 entries.push(self.entry(item, hour));
@@ -343,7 +362,7 @@ pub struct MergedSource<P, Q> {
     name: &'static str,
     preferred: P,
     other: Q,
-    listed: Mutex<HashMap<String, ()>>,
+    listed: Mutex<HashSet<String>>,
 }
 
 impl<P: TraceSource, Q: TraceSource> MergedSource<P, Q> {
@@ -379,14 +398,14 @@ impl<P: TraceSource, Q: TraceSource> TraceSource for MergedSource<P, Q> {
         ids.extend(preferred.iter().cloned());
         ids.sort();
         ids.dedup();
-        *self.listed.lock().await = preferred.into_iter().map(|id| (id, ())).collect();
+        *self.listed.lock().await = preferred.into_iter().collect();
         Ok(ids)
     }
 
     async fn fetch(&self, ids: &[String]) -> Result<Fetched> {
         let listed = std::mem::take(&mut *self.listed.lock().await);
         let (mine, rest): (Vec<String>, Vec<String>) =
-            ids.iter().cloned().partition(|id| listed.contains_key(id));
+            ids.iter().cloned().partition(|id| listed.contains(id));
         // Both are asked even for no ids: the staging source also answers what its delivery
         // hours hold beside traces.
         let mut a = self.preferred.fetch(&mine).await?;
