@@ -16,10 +16,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
 use chrono::NaiveDate;
 use parquet::arrow::ArrowWriter;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tracing::{debug, info};
@@ -55,6 +55,9 @@ pub struct WriterConfig {
     /// Allow `redaction` to differ from the policy the archive's manifests record; the
     /// next manifest records the change (`--new-redaction-policy`).
     pub new_redaction_policy: bool,
+    /// Threads that parse, convert and encode (0: one per core). The archive's bytes are
+    /// the same whatever the count.
+    pub threads: usize,
 }
 
 /// 32 MiB of documents: about 30,000 payment-trace documents per import flush.
@@ -67,6 +70,13 @@ pub const DEFAULT_BATCH_DOCUMENTS: usize = 16 * 1024;
 /// per table (Athena opens 2,555 files per table over seven years, not 61,000), small
 /// enough to hold in a 1 GiB Lambda and to read back whole.
 pub const DEFAULT_PART_BYTES: usize = 128 << 20;
+
+impl WriterConfig {
+    /// The threads a writer with these settings runs on.
+    pub fn threads_in_use(&self) -> usize {
+        thread_pool(self.threads).current_num_threads()
+    }
+}
 
 impl Default for WriterConfig {
     fn default() -> Self {
@@ -82,7 +92,23 @@ impl Default for WriterConfig {
             retention: crate::retention::RetentionPolicy::from_env().ok().flatten(),
             span_keys: schema::otel::PromotedKeys::default(),
             new_redaction_policy: false,
+            // XRAY_ARCHIVE_THREADS, checked at start like the settings above.
+            threads: threads_from_env().ok().flatten().unwrap_or(0),
         }
+    }
+}
+
+/// `XRAY_ARCHIVE_THREADS`: how many threads parse, convert and encode; unset, one per core.
+pub fn threads_from_env() -> std::result::Result<Option<usize>, String> {
+    match std::env::var("XRAY_ARCHIVE_THREADS") {
+        Err(_) => Ok(None),
+        Ok(v) => match v.trim().parse::<usize>() {
+            Ok(n) if n > 0 => Ok(Some(n)),
+            _ => Err(format!(
+                "XRAY_ARCHIVE_THREADS={v:?} is not a thread count: set a whole number from 1, \
+                 or unset it for one thread per core"
+            )),
+        },
     }
 }
 
@@ -186,6 +212,7 @@ pub struct ArchiveWriter<'a, S: ArchiveStore> {
     /// Trace ids written, as 128-bit numbers (a trace id is 32 bits of epoch and 96 random).
     traces_seen: HashSet<u128>,
     summary: ExportSummary,
+    pool: std::sync::Arc<rayon::ThreadPool>,
 }
 
 impl<'a, S: ArchiveStore> ArchiveWriter<'a, S> {
@@ -197,6 +224,7 @@ impl<'a, S: ArchiveStore> ArchiveWriter<'a, S> {
         };
         Self {
             store,
+            pool: thread_pool(config.threads),
             config,
             traces_seen: HashSet::new(),
             summary,
@@ -232,75 +260,48 @@ impl<'a, S: ArchiveStore> ArchiveWriter<'a, S> {
     /// Takes one source item: a valid document comes back, redacted; anything else is
     /// quarantined (its bytes redacted too) and `None` comes back.
     pub async fn intake(&mut self, item: SourceItem) -> Result<Option<ArchivedSegment>> {
-        match item.item {
-            SourceContent::Document {
-                text,
-                limit_exceeded,
+        let prepared = prepare(&self.config, item);
+        self.admit(prepared).await
+    }
+
+    /// Prepares items on the writer's threads ([`prepare`]), in their order.
+    pub fn prepare_all(&self, items: Vec<SourceItem>) -> Vec<Prepared> {
+        prepare_all(&self.config, &self.pool, items)
+    }
+
+    /// The effects of one prepared item, in input order: its redactions are counted, and
+    /// what cannot be archived is quarantined. A valid document comes back.
+    pub async fn admit(&mut self, prepared: Prepared) -> Result<Option<ArchivedSegment>> {
+        let Prepared {
+            outcome,
+            found,
+            source,
+            location,
+        } = prepared;
+        match outcome {
+            Outcome::Archive(seg) => {
+                self.summary.count_redactions(&found, None);
+                Ok(Some(seg))
+            }
+            Outcome::Quarantine {
+                bytes,
+                reason,
+                place,
             } => {
-                let mut found = Tally::default();
-                let text = self.config.redaction.apply(text, &mut found);
-                match ArchivedSegment::new(text, limit_exceeded) {
-                    Ok(seg) => {
-                        self.summary.count_redactions(&found, None);
-                        Ok(Some(seg))
-                    }
-                    Err(rejected) => {
-                        self.summary
-                            .count_redactions(&found, Some(places::QUARANTINE));
-                        let bytes = rejected.text.into_bytes();
-                        self.quarantine(bytes, &item.source, &item.location, rejected.rejection)
-                            .await?;
-                        Ok(None)
-                    }
-                }
+                self.summary.count_redactions(&found, place);
+                self.quarantine(bytes, &source, &location, reason).await?;
+                Ok(None)
             }
-            SourceContent::Span(record) => {
-                let mut record = *record;
-                let mut found = Tally::default();
-                let text = std::mem::take(&mut record.text);
-                let text = self.config.redaction.apply(text, &mut found);
-                let context = schema::otel::context_of(&record)
-                    .map(|c| self.config.redaction.apply(c, &mut found));
-                // Read again only what the policy rewrote, so no removed value reaches a
-                // column; an untouched record keeps the span its reader parsed.
-                let record = if found.kinds.is_empty() {
-                    record.text = text;
-                    Ok(record)
-                } else {
-                    schema::otel::reread(&text, record.format, context.as_deref())
-                        .map_err(|reason| (text, reason))
-                };
-                let archived = record.and_then(|r| {
-                    ArchivedSegment::from_span(r, &self.config.span_keys)
-                        .map_err(|rejected| (rejected.text, rejected.rejection.to_string()))
-                });
-                match archived {
-                    Ok(seg) => {
-                        self.summary.count_redactions(&found, None);
-                        Ok(Some(seg))
-                    }
-                    Err((text, reason)) => {
-                        self.summary
-                            .count_redactions(&found, Some(places::QUARANTINE));
-                        self.quarantine(text.into_bytes(), &item.source, &item.location, reason)
-                            .await?;
-                        Ok(None)
-                    }
-                }
-            }
-            SourceContent::Control => {
+            Outcome::Control => {
                 self.summary.control_messages += 1;
                 Ok(None)
             }
-            SourceContent::Rejected { bytes, reason } => {
-                let mut found = Tally::default();
-                let bytes = self.config.redaction.apply_bytes(bytes, &mut found);
-                self.summary.count_redactions(&found, None);
-                self.quarantine(bytes, &item.source, &item.location, reason)
-                    .await?;
-                Ok(None)
-            }
         }
+    }
+
+    /// The threads conversion and encoding run on ([`WriterConfig::threads`]).
+    pub fn pool(&self) -> &std::sync::Arc<rayon::ThreadPool> {
+        &self.pool
     }
 
     /// Stores a rejected input under `_quarantine/`: `<key>.raw` holds the bytes exactly and
@@ -415,7 +416,7 @@ impl<'a, S: ArchiveStore> ArchiveWriter<'a, S> {
             for s in trace {
                 self.summary.segments += 1;
                 if !s.superseded_in(trace) {
-                    self.summary.spans += s.document().span_count() as u64;
+                    self.summary.spans += s.span_count() as u64;
                 }
                 self.traces_seen.insert(trace_number(s.trace_id()));
             }
@@ -445,6 +446,123 @@ impl<'a, S: ArchiveStore> ArchiveWriter<'a, S> {
         self.summary.excluded_by_retention += (before - kept.len()) as u64;
         (kept, years)
     }
+}
+
+/// A source item made ready on any thread: redacted, then parsed and validated. Nothing is
+/// written and nothing counted until [`ArchiveWriter::admit`] takes it, in input order.
+#[derive(Debug)]
+pub struct Prepared {
+    outcome: Outcome,
+    found: Tally,
+    source: String,
+    location: String,
+}
+
+#[derive(Debug)]
+enum Outcome {
+    Archive(ArchivedSegment),
+    /// Quarantined with the reason; the redactions are counted at `place`.
+    Quarantine {
+        bytes: Vec<u8>,
+        reason: String,
+        place: Option<&'static str>,
+    },
+    Control,
+}
+
+/// Redacts and validates one item under `config`: the pure half of
+/// [`ArchiveWriter::intake`], safe to run on many items at once.
+pub fn prepare(config: &WriterConfig, item: SourceItem) -> Prepared {
+    let mut found = Tally::default();
+    let outcome = match item.item {
+        SourceContent::Document {
+            text,
+            limit_exceeded,
+        } => {
+            let text = config.redaction.apply(text, &mut found);
+            match ArchivedSegment::new(text, limit_exceeded) {
+                Ok(seg) => Outcome::Archive(seg),
+                Err(rejected) => Outcome::Quarantine {
+                    bytes: rejected.text.into_bytes(),
+                    reason: rejected.rejection.to_string(),
+                    place: Some(places::QUARANTINE),
+                },
+            }
+        }
+        SourceContent::Span(record) => {
+            let mut record = *record;
+            let text = std::mem::take(&mut record.text);
+            let text = config.redaction.apply(text, &mut found);
+            let context =
+                schema::otel::context_of(&record).map(|c| config.redaction.apply(c, &mut found));
+            // Read again only what the policy rewrote, so no removed value reaches a
+            // column; an untouched record keeps the span its reader parsed.
+            let record = if found.kinds.is_empty() {
+                record.text = text;
+                Ok(record)
+            } else {
+                schema::otel::reread(&text, record.format, context.as_deref())
+                    .map_err(|reason| (text, reason))
+            };
+            let archived = record.and_then(|r| {
+                ArchivedSegment::from_span(r, &config.span_keys)
+                    .map_err(|rejected| (rejected.text, rejected.rejection.to_string()))
+            });
+            match archived {
+                Ok(seg) => Outcome::Archive(seg),
+                Err((text, reason)) => Outcome::Quarantine {
+                    bytes: text.into_bytes(),
+                    reason,
+                    place: Some(places::QUARANTINE),
+                },
+            }
+        }
+        SourceContent::Control => Outcome::Control,
+        SourceContent::Rejected { bytes, reason } => Outcome::Quarantine {
+            bytes: config.redaction.apply_bytes(bytes, &mut found),
+            reason,
+            place: None,
+        },
+    };
+    Prepared {
+        outcome,
+        found,
+        source: item.source,
+        location: item.location,
+    }
+}
+
+/// Prepares items on `pool`'s threads ([`prepare`]), in their order.
+pub fn prepare_all(
+    config: &WriterConfig,
+    pool: &rayon::ThreadPool,
+    items: Vec<SourceItem>,
+) -> Vec<Prepared> {
+    pool.install(|| items.into_par_iter().map(|i| prepare(config, i)).collect())
+}
+
+/// The thread pool of `threads` threads (0: one per core), built once per count.
+fn thread_pool(threads: usize) -> std::sync::Arc<rayon::ThreadPool> {
+    static POOLS: std::sync::Mutex<BTreeMap<usize, std::sync::Arc<rayon::ThreadPool>>> =
+        std::sync::Mutex::new(BTreeMap::new());
+    let threads = if threads == 0 {
+        std::thread::available_parallelism().map_or(1, usize::from)
+    } else {
+        threads
+    };
+    let mut pools = POOLS.lock().unwrap_or_else(|e| e.into_inner());
+    pools
+        .entry(threads)
+        .or_insert_with(|| {
+            std::sync::Arc::new(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .thread_name(|i| format!("xray-archive-{i}"))
+                    .build()
+                    .expect("a thread pool can be started"),
+            )
+        })
+        .clone()
 }
 
 /// A validated trace id as one number: its 32 hex digits (after `1-`, dash skipped, in
@@ -483,21 +601,26 @@ impl<'a, S: ArchiveStore> PartWriter<'a, S> {
         }
     }
 
-    async fn write(&mut self, store: &'a S, batch: &RecordBatch, years: Option<u32>) -> Result<()> {
-        let key = self.key.key();
-        let err = |source| Error::Encode {
-            key: key.clone(),
-            source,
-        };
+    /// The open part's encoder, opening the part (and its upload) first if none is open.
+    fn encoder(&mut self, store: &'a S, years: Option<u32>) -> Result<&mut ArrowWriter<Vec<u8>>> {
         if self.open.is_none() {
+            let key = self.key.key();
             let table = self.key.table;
             let w =
                 ArrowWriter::try_new(Vec::new(), table.schema(), Some(writer_properties(table)))
-                    .map_err(err)?;
+                    .map_err(|source| Error::Encode {
+                        key: key.clone(),
+                        source,
+                    })?;
             self.open = Some((w, OnceWriter::begin(store, &key, years)?));
         }
-        let (w, upload) = self.open.as_mut().expect("just opened");
-        w.write(batch).map_err(err)?;
+        Ok(&mut self.open.as_mut().expect("just opened").0)
+    }
+
+    /// Counts a batch encoded into the open part, and hands what it encoded to the upload
+    /// once there is an upload piece of it.
+    async fn wrote(&mut self, rows: usize, years: Option<u32>) -> Result<()> {
+        let (w, upload) = self.open.as_mut().expect("encoded into an open part");
         if w.inner().len() >= UPLOAD_PIECE_BYTES {
             // The writer counts what it wrote itself, so taking the encoded bytes it has
             // handed on leaves the file's offsets right.
@@ -505,7 +628,7 @@ impl<'a, S: ArchiveStore> PartWriter<'a, S> {
                 .append(Bytes::from(std::mem::take(w.inner_mut())))
                 .await?;
         }
-        self.rows += batch.num_rows() as u64;
+        self.rows += rows as u64;
         self.years = self.years.max(years);
         Ok(())
     }
@@ -598,28 +721,64 @@ impl<'a, S: ArchiveStore> DayParts<'a, S> {
             .partitions
             .insert(schema::v1::partition(self.dt));
         let batch_documents = out.config.batch_documents;
-        for chunk in trace_aligned_chunks(&docs, batch_documents) {
-            let chunk_years = chunk
-                .iter()
-                .filter_map(|s| years.get(s.trace_id()).copied())
-                .max();
-            let batches = convert(chunk).map_err(|source| Error::Convert {
-                table: "day",
-                source,
-            })?;
-            for (part, batch) in
-                self.parts
-                    .iter_mut()
-                    .zip([&batches.segments, &batches.spans, &batches.traces])
-            {
-                part.write(out.store, batch, chunk_years).await?;
-                if part.size() >= out.config.part_bytes {
-                    part.close(out).await?;
+        let chunks = trace_aligned_chunks(&docs, batch_documents);
+        // Chunks are converted a pool's width at a time, so memory holds that many batches.
+        for group in chunks.chunks(out.pool.current_num_threads()) {
+            let converted: Vec<_> = out
+                .pool
+                .install(|| group.par_iter().map(|chunk| convert(chunk)).collect());
+            for (chunk, batches) in group.iter().zip(converted) {
+                let batches = batches.map_err(|source| Error::Convert {
+                    table: "day",
+                    source,
+                })?;
+                let chunk_years = chunk
+                    .iter()
+                    .filter_map(|s| years.get(s.trace_id()).copied())
+                    .max();
+                self.encode(out, &batches, chunk_years).await?;
+                self.payment_years = self.payment_years.max(chunk_years);
+                for row in &batches.payment_index {
+                    self.payment_rows.push(row);
                 }
             }
-            self.payment_years = self.payment_years.max(chunk_years);
-            for row in &batches.payment_index {
-                self.payment_rows.push(row);
+        }
+        // Freeing a few hundred thousand parsed strings is left to the pool, beside the
+        // next work.
+        out.pool.spawn(move || drop(docs));
+        Ok(())
+    }
+
+    /// Encodes one chunk's batches into the open parts, the tables side by side on the
+    /// pool: each table's bytes depend only on its own batches, never on the threads.
+    async fn encode(
+        &mut self,
+        out: &mut ArchiveWriter<'a, S>,
+        batches: &schema::v1::WindowBatches,
+        years: Option<u32>,
+    ) -> Result<()> {
+        let tables = [&batches.segments, &batches.spans, &batches.traces];
+        let mut encoders = Vec::with_capacity(tables.len());
+        for part in &mut self.parts {
+            let key = part.key.key();
+            encoders.push((key, part.encoder(out.store, years)?));
+        }
+        out.pool.install(|| {
+            encoders
+                .par_iter_mut()
+                .zip(tables)
+                .try_for_each(|((key, w), batch)| {
+                    w.write(batch).map_err(|source| Error::Encode {
+                        key: key.clone(),
+                        source,
+                    })
+                })
+        })?;
+        drop(encoders);
+        for (part, batch) in self.parts.iter_mut().zip(tables) {
+            part.wrote(batch.num_rows(), years).await?;
+            if part.size() >= out.config.part_bytes {
+                part.close(out).await?;
             }
         }
         Ok(())

@@ -78,10 +78,12 @@ pub fn archive_url_from_env() -> Result<String> {
     Ok(format!("s3://{bucket}/{}", prefix.trim_matches('/')))
 }
 
-/// Checks the redaction and retention settings, so a bad value stops the run at its start.
+/// Checks the redaction, retention and thread settings, so a bad value stops the run at its
+/// start.
 pub fn check_policy_env() -> Result<()> {
     crate::redact::Policy::from_env().map_err(Error::Config)?;
     crate::retention::RetentionPolicy::from_env()?;
+    crate::archive::threads_from_env().map_err(Error::Config)?;
     Ok(())
 }
 

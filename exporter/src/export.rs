@@ -8,6 +8,7 @@ use std::path::Path;
 use std::collections::{BTreeMap, HashSet};
 
 use chrono::NaiveDate;
+use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use schema::v1::{ArchivedSegment, Table, sort_for_archive};
@@ -111,17 +112,47 @@ async fn release<S: ArchiveStore>(
         .await
 }
 
-/// Streams one file's items into the writer.
+/// Input read, parsed and validated at a time, on every core: small next to the import
+/// buffer, large enough to keep the threads busy.
+pub const READ_BATCH_BYTES: usize = 4 << 20;
+
+/// Streams one file's items into the writer. A thread of its own reads the file and
+/// prepares its items ([`crate::archive::prepare_all`]) a batch ahead, while the writer
+/// admits the batch before and writes parts; the items reach the writer in file order.
 async fn archive_file<S: ArchiveStore>(
     writer: &mut ImportWriter<'_, S>,
     path: &Path,
 ) -> Result<()> {
-    for item in FileSource::read_file(path)? {
-        let item = item.map_err(|source| Error::SourceRead {
+    let mut reader = FileSource::read_file(path)?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+    let config = writer.out.config().clone();
+    let pool = writer.pool().clone();
+    std::thread::Builder::new()
+        .name("xray-archive-read".into())
+        .spawn(move || {
+            loop {
+                let batch = reader
+                    .next_batch(READ_BATCH_BYTES, &pool)
+                    .map(|items| crate::archive::prepare_all(&config, &pool, items));
+                let last = !matches!(&batch, Ok(items) if !items.is_empty());
+                // A writer that stopped (an error) drops its end, and the read ends too.
+                if tx.blocking_send(batch).is_err() || last {
+                    return;
+                }
+            }
+        })
+        .map_err(|source| Error::SourceRead {
             path: path.to_owned(),
             source,
         })?;
-        writer.push(item).await?;
+    while let Some(batch) = rx.recv().await {
+        let batch = batch.map_err(|source| Error::SourceRead {
+            path: path.to_owned(),
+            source,
+        })?;
+        for prepared in batch {
+            writer.admit(prepared).await?;
+        }
     }
     Ok(())
 }
@@ -141,10 +172,15 @@ pub async fn export_inputs<S: ArchiveStore>(
     }
     let mut writer = ImportWriter::new(store, config, &chain);
     for (name, content) in inputs {
-        for item in InputReader::new(name, *content) {
-            writer
-                .push(item.expect("reading from memory cannot fail"))
-                .await?;
+        let mut reader = InputReader::new(name, *content);
+        loop {
+            let items = reader
+                .next_batch(READ_BATCH_BYTES, writer.pool())
+                .expect("reading from memory cannot fail");
+            if items.is_empty() {
+                break;
+            }
+            writer.push_all(items).await?;
         }
         writer.count_input(1, content.len() as u64);
     }
@@ -190,17 +226,45 @@ impl<'a, S: ArchiveStore> ImportWriter<'a, S> {
         self.out.summary()
     }
 
+    /// The threads the import parses, converts and encodes on.
+    pub fn pool(&self) -> &std::sync::Arc<rayon::ThreadPool> {
+        self.out.pool()
+    }
+
     /// Takes one source item; writes parts when the buffer is full.
     pub async fn push(&mut self, item: SourceItem) -> Result<()> {
         if let Some(seg) = self.out.intake(item).await? {
-            self.pending_bytes += seg.text().len();
-            self.pending
-                .entry(seg.placement().dt)
-                .or_default()
-                .push(seg);
-            if self.pending_bytes >= self.out.config().buffer_bytes {
-                self.flush().await?;
-            }
+            self.buffer(seg).await?;
+        }
+        Ok(())
+    }
+
+    /// Takes source items in their order, prepared on every core; writes parts whenever
+    /// the buffer is full.
+    pub async fn push_all(&mut self, items: Vec<SourceItem>) -> Result<()> {
+        for prepared in self.out.prepare_all(items) {
+            self.admit(prepared).await?;
+        }
+        Ok(())
+    }
+
+    /// Takes one prepared item ([`crate::archive::prepare`]); writes parts when the buffer
+    /// is full.
+    pub async fn admit(&mut self, prepared: crate::archive::Prepared) -> Result<()> {
+        if let Some(seg) = self.out.admit(prepared).await? {
+            self.buffer(seg).await?;
+        }
+        Ok(())
+    }
+
+    async fn buffer(&mut self, seg: ArchivedSegment) -> Result<()> {
+        self.pending_bytes += seg.text().len();
+        self.pending
+            .entry(seg.placement().dt)
+            .or_default()
+            .push(seg);
+        if self.pending_bytes >= self.out.config().buffer_bytes {
+            self.flush().await?;
         }
         Ok(())
     }
@@ -214,10 +278,15 @@ impl<'a, S: ArchiveStore> ImportWriter<'a, S> {
                 let known = self.archived_documents(dt).await?;
                 self.days.insert(dt, (known, self.chain.next_parts(dt)));
             }
+            let digests: Vec<[u8; 32]> = self.out.pool().install(|| {
+                docs.par_iter()
+                    .map(|seg| Sha256::digest(seg.text()).into())
+                    .collect()
+            });
             let (known, next) = self.days.get_mut(&dt).expect("inserted above");
             let mut fresh = Vec::with_capacity(docs.len());
-            for seg in docs {
-                if known.insert(Sha256::digest(seg.text()).into()) {
+            for (seg, digest) in docs.into_iter().zip(digests) {
+                if known.insert(digest) {
                     fresh.push(seg);
                 } else {
                     self.out.count_unchanged();

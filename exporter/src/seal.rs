@@ -19,6 +19,7 @@
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use rayon::prelude::*;
 use serde::Serialize;
 use tracing::{error, info, warn};
 
@@ -457,8 +458,8 @@ async fn fetch_hour<T: TraceSource, S: ArchiveStore>(
     }
     let mut writer = ArchiveWriter::new(store, config.clone());
     let mut docs = Vec::with_capacity(fetched.items.len());
-    for item in fetched.items {
-        if let Some(seg) = writer.intake(item).await? {
+    for prepared in writer.prepare_all(fetched.items) {
+        if let Some(seg) = writer.admit(prepared).await? {
             let sort_key = (
                 seg.trace_id().to_owned(),
                 seg.start_us(),
@@ -553,20 +554,28 @@ async fn seal_day<S: ArchiveStore>(
         // go on in the next batch waits for it.
         let mut pending: Vec<ArchivedSegment> = Vec::new();
         for batch in staged_batches(key, bytes, config.batch_documents)? {
-            for row in batch? {
-                let seg = ArchivedSegment::restore(
-                    row.text,
-                    row.limit_exceeded,
-                    row.format.as_deref(),
-                    row.context.as_deref(),
-                    &config.span_keys,
-                )
-                .map_err(|e| Error::CorruptPart {
-                    key: key.clone(),
-                    reason: format!("a staged document no longer validates: {}", e.rejection),
-                })?;
-                pending.push(seg);
-            }
+            let restored: Vec<_> = out.pool().install(|| {
+                batch?
+                    .into_par_iter()
+                    .map(|row| {
+                        ArchivedSegment::restore(
+                            row.text,
+                            row.limit_exceeded,
+                            row.format.as_deref(),
+                            row.context.as_deref(),
+                            &config.span_keys,
+                        )
+                        .map_err(|e| Error::CorruptPart {
+                            key: key.clone(),
+                            reason: format!(
+                                "a staged document no longer validates: {}",
+                                e.rejection
+                            ),
+                        })
+                    })
+                    .collect::<Result<_>>()
+            })?;
+            pending.extend(restored);
             let last = pending.last().map(|s| s.trace_id().to_owned());
             let open = pending
                 .iter()

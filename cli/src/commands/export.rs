@@ -69,6 +69,22 @@ pub struct ExportInto {
     /// Print the summary as JSON on stdout (for scripts).
     #[arg(long)]
     json: bool,
+    /// Threads that parse, convert and encode [default: one per core]. The archive is the
+    /// same, byte for byte, whatever the count.
+    #[arg(long, env = "XRAY_ARCHIVE_THREADS", value_name = "N",
+          value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
+}
+
+impl ExportInto {
+    /// The writer settings these arguments choose.
+    fn writer(&self) -> WriterConfig {
+        WriterConfig {
+            new_redaction_policy: self.range.new_redaction_policy,
+            threads: self.threads.map_or(0, usize::from),
+            ..WriterConfig::default()
+        }
+    }
 }
 
 pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
@@ -79,6 +95,7 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
         archive,
         range,
         json,
+        ..
     } = &args.into;
     if range.from.is_some() || range.to.is_some() {
         anyhow::bail!(
@@ -86,20 +103,14 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let store = archive.open().await?;
-    import(
-        Path::new(&args.source),
-        &store,
-        range.new_redaction_policy,
-        *json,
-    )
-    .await
+    import(Path::new(&args.source), &store, args.into.writer(), *json).await
 }
 
 /// Imports a file or directory of X-Ray JSON.
 async fn import(
     source: &Path,
     store: &AnyStore,
-    new_redaction_policy: bool,
+    config: WriterConfig,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let files = FileSource::open(source).with_context(|| {
@@ -109,21 +120,13 @@ async fn import(
         )
     })?;
     let mut reporter = ProgressReporter::new(files.total_bytes(), BYTES_TEMPLATE);
-    let summary = export_files(
-        &files,
-        store,
-        WriterConfig {
-            new_redaction_policy,
-            ..WriterConfig::default()
-        },
-        &mut |p: Progress| {
-            let message = format!(
-                "{}/{} files, {}/{} bytes, {} documents, {} quarantined",
-                p.files_done, p.files_total, p.bytes_done, p.bytes_total, p.segments, p.quarantined
-            );
-            reporter.set(p.bytes_done, message, false)
-        },
-    )
+    let summary = export_files(&files, store, config, &mut |p: Progress| {
+        let message = format!(
+            "{}/{} files, {}/{} bytes, {} documents, {} quarantined",
+            p.files_done, p.files_total, p.bytes_done, p.bytes_total, p.segments, p.quarantined
+        );
+        reporter.set(p.bytes_done, message, false)
+    })
     .await?;
     reporter.finish();
     let mut out = stdout();
@@ -142,6 +145,7 @@ pub async fn seal(args: &ExportInto) -> anyhow::Result<ExitCode> {
         archive,
         range,
         json,
+        ..
     } = args;
     let store = &archive.open().await?;
     let xray = XRaySource::from_env(range.concurrency).await;
@@ -151,10 +155,7 @@ pub async fn seal(args: &ExportInto) -> anyhow::Result<ExitCode> {
         seal_after_days: range.seal_after,
         from: range.from,
         to: range.to,
-        writer: WriterConfig {
-            new_redaction_policy: range.new_redaction_policy,
-            ..WriterConfig::default()
-        },
+        writer: args.writer(),
         ..SealOptions::default()
     };
     let mut reporter = ProgressReporter::new(0, STEPS_TEMPLATE);

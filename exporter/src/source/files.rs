@@ -10,6 +10,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
 use serde_json::value::RawValue;
 use tracing::instrument;
 
@@ -206,6 +207,48 @@ impl<R: BufRead> InputReader<R> {
                 Ok(true)
             }
         }
+    }
+}
+
+impl<R: BufRead> InputReader<R> {
+    /// The next items, about `max_bytes` of input at a time, in input order; empty at the
+    /// end. Lines are classified on `pool`'s threads.
+    pub fn next_batch(
+        &mut self,
+        max_bytes: usize,
+        pool: &rayon::ThreadPool,
+    ) -> std::io::Result<Vec<SourceItem>> {
+        let mut out: Vec<SourceItem> = self.queue.drain(..).collect();
+        if self.mode == Mode::Undecided {
+            match self.next() {
+                Some(item) => out.push(item?),
+                None => return Ok(out),
+            }
+            out.extend(self.queue.drain(..));
+        }
+        let mut lines = Vec::new();
+        let mut bytes = 0;
+        while self.mode == Mode::Lines && bytes < max_bytes {
+            if !self.next_line()? {
+                self.mode = Mode::Done;
+                break;
+            }
+            bytes += self.line.len();
+            lines.push((self.line_no, std::mem::take(&mut self.line)));
+        }
+        let name = &self.name;
+        let items: Vec<Vec<SourceItem>> = pool.install(|| {
+            lines
+                .par_iter()
+                .map(|(line_no, line)| {
+                    let mut items = Vec::new();
+                    emit_line(name, *line_no, line, &mut |i| items.push(i));
+                    items
+                })
+                .collect()
+        });
+        out.extend(items.into_iter().flatten());
+        Ok(out)
     }
 }
 

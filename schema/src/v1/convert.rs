@@ -48,9 +48,13 @@ pub fn seconds_to_us(seconds: f64) -> i64 {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ArchivedSegment {
     text: String,
-    doc: SegmentDocument,
+    /// Boxed: the model is over a kilobyte, and documents are sorted and moved by the
+    /// hundred thousand.
+    doc: Box<SegmentDocument>,
     limit_exceeded: Option<bool>,
     start_us: i64,
+    /// The document's spans: itself and its nested subsegments.
+    spans: usize,
     format: &'static str,
     /// The day of a trace whose id carries no epoch (a W3C id): its earliest span's.
     dt: Option<NaiveDate>,
@@ -122,7 +126,8 @@ impl ArchivedSegment {
         let start_us = seconds_to_us(doc.start_time.unwrap_or_default());
         Self {
             text,
-            doc,
+            spans: doc.span_count(),
+            doc: Box::new(doc),
             limit_exceeded,
             start_us,
             format: XRAY_FORMAT,
@@ -248,6 +253,11 @@ impl ArchivedSegment {
         self.doc.id.as_deref().unwrap_or_default()
     }
 
+    /// The document's spans: itself and its nested subsegments.
+    pub fn span_count(&self) -> usize {
+        self.spans
+    }
+
     /// Start in microseconds.
     pub fn start_us(&self) -> i64 {
         self.start_us
@@ -330,7 +340,7 @@ pub fn convert(segments: &[ArchivedSegment]) -> Result<WindowBatches, ArrowError
             .all(|w| w[0].sort_key() <= w[1].sort_key()),
         "segments must be in archive order"
     );
-    let span_total: usize = segments.iter().map(|s| s.doc.span_count()).sum();
+    let span_total: usize = segments.iter().map(|s| s.spans).sum();
     let mut seg = SegmentsBuilder::with_capacity(segments.len());
     let mut spans = SpansBuilder::with_capacity(span_total);
     let mut traces = TracesBuilder::default();
@@ -507,7 +517,7 @@ impl SegmentsBuilder {
         self.throttle.append_value(d.throttle == Some(true));
         self.http_status.append_option(http_status(d));
         self.span_count
-            .append_value(i32::try_from(d.span_count()).unwrap_or(i32::MAX));
+            .append_value(i32::try_from(s.spans).unwrap_or(i32::MAX));
         self.payment_id
             .append_option(first_annotation(d, PAYMENT_ID));
         self.limit_exceeded.append_option(s.limit_exceeded);
