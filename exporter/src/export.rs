@@ -87,6 +87,16 @@ pub async fn export_files<S: ArchiveStore>(
     Ok(summary)
 }
 
+/// A document's identity in an import: the first 128 bits of its SHA-256. Two different
+/// documents share one with odds near 2^-128 per pair, and an import holds one per document
+/// of every day it touches, so half a digest halves that memory.
+type Digest128 = [u8; 16];
+
+fn digest128(text: &str) -> Digest128 {
+    let full = Sha256::digest(text);
+    full[..16].try_into().expect("SHA-256 has 32 bytes")
+}
+
 /// How long an import may hold the lease: long enough for a large directory.
 const LEASE: chrono::Duration = chrono::Duration::hours(1);
 
@@ -200,8 +210,8 @@ pub struct ImportWriter<'a, S: ArchiveStore> {
     chain: &'a Chain,
     pending: BTreeMap<NaiveDate, Vec<ArchivedSegment>>,
     pending_bytes: usize,
-    /// Per day: SHA-256 of every document text archived there, and the next part numbers.
-    days: BTreeMap<NaiveDate, (HashSet<[u8; 32]>, NextParts)>,
+    /// Per day: the digest of every document text archived there, and the next part numbers.
+    days: BTreeMap<NaiveDate, (HashSet<Digest128>, NextParts)>,
 }
 
 impl<'a, S: ArchiveStore> ImportWriter<'a, S> {
@@ -278,11 +288,10 @@ impl<'a, S: ArchiveStore> ImportWriter<'a, S> {
                 let known = self.archived_documents(dt).await?;
                 self.days.insert(dt, (known, self.chain.next_parts(dt)));
             }
-            let digests: Vec<[u8; 32]> = self.out.pool().install(|| {
-                docs.par_iter()
-                    .map(|seg| Sha256::digest(seg.text()).into())
-                    .collect()
-            });
+            let digests: Vec<Digest128> = self
+                .out
+                .pool()
+                .install(|| docs.par_iter().map(|seg| digest128(seg.text())).collect());
             let (known, next) = self.days.get_mut(&dt).expect("inserted above");
             let mut fresh = Vec::with_capacity(docs.len());
             for (seg, digest) in docs.into_iter().zip(digests) {
@@ -303,15 +312,15 @@ impl<'a, S: ArchiveStore> ImportWriter<'a, S> {
         Ok(())
     }
 
-    /// SHA-256 of every document in the committed `segments` parts of `dt`.
-    async fn archived_documents(&self, dt: NaiveDate) -> Result<HashSet<[u8; 32]>> {
+    /// The digest of every document in the committed `segments` parts of `dt`.
+    async fn archived_documents(&self, dt: NaiveDate) -> Result<HashSet<Digest128>> {
         let mut known = HashSet::new();
         for key in self.chain.committed_parts(Table::Segments, dt) {
             let Some(bytes) = crate::store::get(self.out.store(), &key).await? else {
                 continue;
             };
             for row in read_segment_documents(&key, bytes)? {
-                known.insert(Sha256::digest(row.text.as_bytes()).into());
+                known.insert(digest128(&row.text));
             }
         }
         Ok(known)

@@ -18,6 +18,9 @@ use serde_json::value::RawValue;
 
 /// One X-Ray segment document, or a subsegment nested inside one.
 ///
+/// The larger blocks (`http`, `aws`, `cause`, `sql`) are boxed, so a document without them,
+/// and each nested subsegment, stays small: an export holds tens of thousands at once.
+///
 /// Fields that X-Ray requires are `Option` here: a document is parsed first and validated
 /// second, so a missing field gets a precise quarantine reason instead of a parse error.
 ///
@@ -64,9 +67,9 @@ pub struct SegmentDocument {
     /// Information about the service (`version`, compiler, ...), kept as written.
     pub service: Option<RawJson>,
     /// The HTTP request served or made.
-    pub http: Option<Http>,
+    pub http: Option<Box<Http>>,
     /// AWS resource information (service-specific keys kept in the raw text).
-    pub aws: Option<Raw<Aws>>,
+    pub aws: Option<Box<Raw<Aws>>>,
     /// A client error (4xx).
     pub error: Option<bool>,
     /// A request was throttled (429).
@@ -74,13 +77,13 @@ pub struct SegmentDocument {
     /// A server error (5xx).
     pub fault: Option<bool>,
     /// The exception behind an error or fault.
-    pub cause: Option<Raw<Cause>>,
+    pub cause: Option<Box<Raw<Cause>>>,
     /// Indexed key-value pairs (string, number or boolean values), in document order.
     pub annotations: Vec<(String, AnnotationValue)>,
     /// Any JSON the application attached, kept as written.
     pub metadata: Option<RawJson>,
     /// A SQL query made by the work.
-    pub sql: Option<Raw<Sql>>,
+    pub sql: Option<Box<Raw<Sql>>>,
     /// Nested subsegments.
     pub subsegments: Vec<SegmentDocument>,
     /// Fields this model does not know, in document order, kept as raw JSON.

@@ -6,8 +6,8 @@
 //! marker and counted, so it can never reach X-Ray.
 
 use schema::{
-    AnnotationValue, Aws, Cause, CauseDetails, Exception, Http, HttpRequest, HttpResponse, Raw,
-    RawJson, SegmentDocument,
+    AnnotationValue, Aws, Cause, CauseDetails, Exception, HttpRequest, HttpResponse, Raw, RawJson,
+    SegmentDocument,
 };
 use serde_json::{Map, Value};
 
@@ -133,7 +133,7 @@ impl Span {
         };
         let url = clean(url, self);
         let user_agent = user_agent.map(|u| clean(u, self));
-        let http = self.doc.http.get_or_insert_with(Http::default);
+        let http = self.doc.http.get_or_insert_with(Box::default);
         http.request = Some(HttpRequest {
             method: Some(method.to_owned()),
             url: Some(url),
@@ -144,7 +144,7 @@ impl Span {
 
     /// Sets the client IP of a served request (kept: dispute evidence matches on it).
     pub fn client_ip(&mut self, ip: &str) {
-        let http = self.doc.http.get_or_insert_with(Http::default);
+        let http = self.doc.http.get_or_insert_with(Box::default);
         let req = http.request.get_or_insert_with(HttpRequest::default);
         req.client_ip = Some(ip.to_owned());
         req.x_forwarded_for = Some(true);
@@ -152,7 +152,7 @@ impl Span {
 
     /// The response status, which also sets `error` (4xx), `throttle` (429) or `fault` (5xx).
     pub fn http_status(&mut self, status: u16) {
-        let http = self.doc.http.get_or_insert_with(Http::default);
+        let http = self.doc.http.get_or_insert_with(Box::default);
         let resp = http.response.get_or_insert_with(HttpResponse::default);
         resp.status = Some(i64::from(status));
         match status {
@@ -226,7 +226,7 @@ impl Span {
                 ..Exception::default()
             }],
         });
-        self.doc.cause = Some(Raw::new(cause).expect("a cause serializes"));
+        self.doc.cause = Some(Box::new(Raw::new(cause).expect("a cause serializes")));
     }
 
     /// Adds a raw top-level field this model has no slot for, such as `links`.
@@ -256,13 +256,15 @@ impl Span {
                 if let Value::Object(map) = &mut v {
                     map.extend(std::mem::take(&mut self.aws_extra));
                 }
-                self.doc.aws = Some(raw_aws(v));
+                self.doc.aws = Some(Box::new(raw_aws(v)));
             } else {
                 aws.retries = aws.retries.or(Some(0));
-                self.doc.aws = Some(Raw::new(aws).expect("aws block serializes"));
+                self.doc.aws = Some(Box::new(Raw::new(aws).expect("aws block serializes")));
             }
         } else if !self.aws_extra.is_empty() {
-            self.doc.aws = Some(raw_aws(Value::Object(std::mem::take(&mut self.aws_extra))));
+            self.doc.aws = Some(Box::new(raw_aws(Value::Object(std::mem::take(
+                &mut self.aws_extra,
+            )))));
         }
         self
     }
