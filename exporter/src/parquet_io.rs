@@ -43,9 +43,14 @@ pub fn max_row_group_rows(table: Table) -> usize {
 /// would only cost time before falling back.
 fn no_dictionary(table: Table) -> &'static [&'static str] {
     match table {
-        Table::Segments => &["segment_id", "parent_id", "document", "payment_id"],
+        // Measured on 40,000 payment traces (`examples/column_sizes`): a dictionary made
+        // `trace_id` 28% and the spans' `segment_id` 38% larger than plain zstd, since
+        // every value repeats only a few times, in adjacent rows that zstd finds anyway.
+        Table::Segments => &["trace_id", "segment_id", "parent_id", "document", "payment_id"],
         Table::Spans => &[
+            "trace_id",
             "id",
+            "segment_id",
             "parent_id",
             "aws_request_id",
             "metadata",
