@@ -124,7 +124,7 @@ async fn release<S: ArchiveStore>(
 
 /// Input read, parsed and validated at a time, on every core: small next to the import
 /// buffer, large enough to keep the threads busy.
-pub const READ_BATCH_BYTES: usize = 4 << 20;
+pub const READ_BATCH_BYTES: usize = 2 << 20;
 
 /// Streams one file's items into the writer. A thread of its own reads the file and
 /// prepares its items ([`crate::archive::prepare_all`]) a batch ahead, while the writer
