@@ -127,7 +127,7 @@ async fn release<S: ArchiveStore>(
 pub const READ_BATCH_BYTES: usize = 2 << 20;
 
 /// Streams one file's items into the writer. A thread of its own reads the file and
-/// prepares its items ([`crate::archive::prepare_all`]) a batch ahead, while the writer
+/// prepares its items ([`crate::archive::prepare`]) a batch ahead, while the writer
 /// admits the batch before and writes parts; the items reach the writer in file order.
 async fn archive_file<S: ArchiveStore>(
     writer: &mut ImportWriter<'_, S>,
@@ -141,9 +141,9 @@ async fn archive_file<S: ArchiveStore>(
         .name("xray-archive-read".into())
         .spawn(move || {
             loop {
-                let batch = reader
-                    .next_batch(READ_BATCH_BYTES, &pool)
-                    .map(|items| crate::archive::prepare_all(&config, &pool, items));
+                let batch = reader.next_batch_map(READ_BATCH_BYTES, &pool, &|item| {
+                    crate::archive::prepare(&config, item)
+                });
                 let last = !matches!(&batch, Ok(items) if !items.is_empty());
                 // A writer that stopped (an error) drops its end, and the read ends too.
                 if tx.blocking_send(batch).is_err() || last {

@@ -46,7 +46,13 @@ fn no_dictionary(table: Table) -> &'static [&'static str] {
         // Measured on 40,000 payment traces (`examples/column_sizes`): a dictionary made
         // `trace_id` 28% and the spans' `segment_id` 38% larger than plain zstd, since
         // every value repeats only a few times, in adjacent rows that zstd finds anyway.
-        Table::Segments => &["trace_id", "segment_id", "parent_id", "document", "payment_id"],
+        Table::Segments => &[
+            "trace_id",
+            "segment_id",
+            "parent_id",
+            "document",
+            "payment_id",
+        ],
         Table::Spans => &[
             "trace_id",
             "id",
@@ -88,12 +94,18 @@ fn delta_encoded(table: Table) -> &'static [&'static str] {
     }
 }
 
-/// Long free-text and JSON columns: min/max statistics on them cost time and footer space
-/// and prune nothing.
+/// Long free-text and JSON columns, and random ids no query ranges over: min/max
+/// statistics on them cost time and footer space and prune nothing (every page of random
+/// ids spans nearly all of them).
 fn no_statistics(table: Table) -> &'static [&'static str] {
     match table {
-        Table::Segments => &["document"],
+        Table::Segments => &["document", "segment_id", "parent_id"],
         Table::Spans => &[
+            "id",
+            "segment_id",
+            "parent_id",
+            "aws_request_id",
+            "customer_id",
             "metadata",
             "cause",
             "sql",
@@ -101,7 +113,8 @@ fn no_statistics(table: Table) -> &'static [&'static str] {
             "http_user_agent",
             "exception_message",
         ],
-        Table::Traces | Table::PaymentIndex => &[],
+        Table::Traces => &["root_segment_id"],
+        Table::PaymentIndex => &[],
     }
 }
 

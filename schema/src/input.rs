@@ -99,8 +99,12 @@ pub fn classify(value: &RawValue, out: &mut Vec<InputItem>) {
 }
 
 fn reject(value: &RawValue, reason: impl Into<String>, path: String) -> InputItem {
+    reject_text(value.get(), reason, path)
+}
+
+fn reject_text(text: &str, reason: impl Into<String>, path: String) -> InputItem {
     InputItem::Rejected {
-        text: value.get().to_owned(),
+        text: text.to_owned(),
         reason: reason.into(),
         path,
     }
@@ -150,6 +154,34 @@ fn classify_at(value: &RawValue, path: String, out: &mut Vec<InputItem>) {
             return;
         }
     };
+    from_probe(text, probe, path, out);
+}
+
+/// Classifies the text of one JSON object in a single pass over it, when it is one of the
+/// shapes [`classify`] reads; `false` (and nothing added) when it is not, or is not valid
+/// JSON, so the caller can give [`classify`]'s precise answer instead.
+///
+/// ```
+/// let mut out = Vec::new();
+/// assert!(schema::input::classify_object(r#"{"Traces":[{"Segments":[{"Document":"{}"}]}]}"#, &mut out));
+/// assert!(!schema::input::classify_object("{oops", &mut out));
+/// assert_eq!(out.len(), 1);
+/// ```
+pub fn classify_object(text: &str, out: &mut Vec<InputItem>) -> bool {
+    if !text.starts_with('{') {
+        return false;
+    }
+    match serde_json::from_str::<Probe>(text) {
+        Ok(probe) => {
+            from_probe(text, probe, String::new(), out);
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// What an object that parsed as a [`Probe`] holds.
+fn from_probe(text: &str, probe: Probe<'_>, path: String, out: &mut Vec<InputItem>) {
     if let Some(traces) = probe.traces {
         for (t, trace) in traces.into_iter().enumerate() {
             for (s, seg) in trace.segments.into_iter().enumerate() {
@@ -165,21 +197,21 @@ fn classify_at(value: &RawValue, path: String, out: &mut Vec<InputItem>) {
     } else if let Some(doc) = probe.document {
         push_document(doc, None, join(&path, "Document"), out);
     } else if probe.trace_summaries.is_some() {
-        out.push(reject(
-            value,
+        out.push(reject_text(
+            text,
             "a GetTraceSummaries response lists trace ids but holds no segment documents; \
              fetch the traces with BatchGetTraces and archive that output",
             path,
         ));
     } else if probe.services.is_some() {
-        out.push(reject(
-            value,
+        out.push(reject_text(
+            text,
             "a GetServiceGraph response describes services, not traces; it holds no segment documents",
             path,
         ));
     } else if probe.unprocessed_segments.is_some() {
-        out.push(reject(
-            value,
+        out.push(reject_text(
+            text,
             "a PutTraceSegments response (UnprocessedTraceSegments) holds no segment documents",
             path,
         ));

@@ -218,13 +218,24 @@ impl<R: BufRead> InputReader<R> {
         max_bytes: usize,
         pool: &rayon::ThreadPool,
     ) -> std::io::Result<Vec<SourceItem>> {
-        let mut out: Vec<SourceItem> = self.queue.drain(..).collect();
+        self.next_batch_map(max_bytes, pool, &|item| item)
+    }
+
+    /// [`Self::next_batch`], with `f` applied to each item on the thread that classified
+    /// it: one parallel pass per batch, in input order.
+    pub fn next_batch_map<T: Send>(
+        &mut self,
+        max_bytes: usize,
+        pool: &rayon::ThreadPool,
+        f: &(dyn Fn(SourceItem) -> T + Sync),
+    ) -> std::io::Result<Vec<T>> {
+        let mut whole: Vec<SourceItem> = self.queue.drain(..).collect();
         if self.mode == Mode::Undecided {
             match self.next() {
-                Some(item) => out.push(item?),
-                None => return Ok(out),
+                Some(item) => whole.push(item?),
+                None => return Ok(Vec::new()),
             }
-            out.extend(self.queue.drain(..));
+            whole.extend(self.queue.drain(..));
         }
         let mut lines = Vec::new();
         let mut bytes = 0;
@@ -237,18 +248,19 @@ impl<R: BufRead> InputReader<R> {
             lines.push((self.line_no, std::mem::take(&mut self.line)));
         }
         let name = &self.name;
-        let items: Vec<Vec<SourceItem>> = pool.install(|| {
-            lines
+        Ok(pool.install(|| {
+            let mut out: Vec<T> = whole.into_par_iter().map(f).collect();
+            let lines: Vec<Vec<T>> = lines
                 .par_iter()
                 .map(|(line_no, line)| {
                     let mut items = Vec::new();
-                    emit_line(name, *line_no, line, &mut |i| items.push(i));
+                    emit_line(name, *line_no, line, &mut |i| items.push(f(i)));
                     items
                 })
-                .collect()
-        });
-        out.extend(items.into_iter().flatten());
-        Ok(out)
+                .collect();
+            out.extend(lines.into_iter().flatten());
+            out
+        }))
     }
 }
 
@@ -289,6 +301,15 @@ fn emit_line(name: &str, line_no: usize, line: &[u8], emit: &mut dyn FnMut(Sourc
             return emit(reject(name, location, line.to_vec(), reason));
         }
     };
+    // One pass over the usual line, an API response or a document: the object is read
+    // for its shape straight away, and only a line that is not one is parsed again for
+    // the precise answer.
+    if !schema::otel::looks_like_spans(text.as_bytes()) {
+        let mut items = Vec::new();
+        if schema::input::classify_object(text, &mut items) {
+            return emit_items(name, &location, items, emit);
+        }
+    }
     match serde_json::from_str::<&RawValue>(text) {
         Ok(value) => classify(name, value, &location, emit),
         Err(e) => emit(reject(
@@ -375,6 +396,15 @@ fn classify(name: &str, value: &RawValue, location: &str, emit: &mut dyn FnMut(S
     }
     let mut items = Vec::new();
     schema::input::classify(value, &mut items);
+    emit_items(name, location, items, emit);
+}
+
+fn emit_items(
+    name: &str,
+    location: &str,
+    items: Vec<schema::input::InputItem>,
+    emit: &mut dyn FnMut(SourceItem),
+) {
     for item in items {
         if let Some(i) = SourceItem::from_input(item, name, location) {
             emit(i);
