@@ -1,13 +1,15 @@
 """Whole-process export against the converter a user would write first, in the same run.
 
     .venv/bin/python tests/bench/export_vs_pyarrow.py [--traces 40000] [--runs 5] [--threads N]
+        [--baseline-bin OLD/xray-archive]
 
 Builds the release CLI and the trace generator, generates the payment traces as BatchGetTraces
 JSON Lines, then runs `xray-archive export` and `tests/bench/pyarrow_convert.py` on the same
 input, alternating, `--runs` times each. Prints, per tool, the median wall time and peak
 resident memory (each child's own, from wait4), the archive's bytes, and the ratios. The
 archive's bytes count the Parquet data (`v1/`) and, apart, everything the export wrote
-(manifests, ledger and state included).
+(manifests, ledger and state included). `--baseline-bin` adds an earlier build of the CLI to
+the same alternation, so a change is measured against what it replaces.
 """
 
 import argparse
@@ -54,6 +56,7 @@ def main() -> None:
     ap.add_argument("--traces", type=int, default=40_000)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--threads", type=int, help="XRAY_ARCHIVE_THREADS for the export")
+    ap.add_argument("--baseline-bin", help="an earlier build's xray-archive, run alongside")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = ap.parse_args()
 
@@ -72,20 +75,22 @@ def main() -> None:
         subprocess.run([str(release / "examples" / "gen_payment_traces"), str(args.traces), str(inp)],
                        check=True, stdout=subprocess.DEVNULL)
         input_bytes = tree_bytes(inp)
-        ours, script = [], []
+        ours, script, base = [], [], []
+        tools = [("xray-archive", ours, str(release / "xray-archive")), ("pyarrow", script, None)]
+        if args.baseline_bin:
+            tools.append(("baseline", base, args.baseline_bin))
         sizes = {}
         for run in range(args.runs):
-            for name, runs in (("xray-archive", ours), ("pyarrow", script)):
+            for name, runs, binary in tools:
                 out = tmp / f"out-{name}"
                 shutil.rmtree(out, ignore_errors=True)
-                if name == "xray-archive":
-                    cmd = [str(release / "xray-archive"), "export", "--source", str(inp),
-                           "--archive", str(out)]
+                if binary:
+                    cmd = [binary, "export", "--source", str(inp), "--archive", str(out)]
                 else:
                     cmd = [sys.executable, str(ROOT / "tests" / "bench" / "pyarrow_convert.py"),
                            str(inp), str(out)]
                 runs.append(timed(cmd, env))
-                data = out / "v1" if name == "xray-archive" else out
+                data = out / "v1" if binary else out
                 sizes[name] = {"data_bytes": tree_bytes(data), "all_bytes": tree_bytes(out)}
     med = lambda rows, i: statistics.median(r[i] for r in rows)
     figures = {
@@ -100,6 +105,10 @@ def main() -> None:
                     "median_wall_s": med(script, 0), "median_peak_rss_kib": med(script, 1),
                     **sizes["pyarrow"]},
     }
+    if base:
+        figures["baseline"] = {"wall_s": [r[0] for r in base], "peak_rss_kib": [r[1] for r in base],
+                               "median_wall_s": med(base, 0), "median_peak_rss_kib": med(base, 1),
+                               **sizes["baseline"]}
     figures["speedup"] = figures["pyarrow"]["median_wall_s"] / figures["xray_archive"]["median_wall_s"]
     figures["size_ratio"] = sizes["xray-archive"]["data_bytes"] / sizes["pyarrow"]["data_bytes"]
     if args.json:
@@ -113,6 +122,11 @@ def main() -> None:
           f"{o['data_bytes']:,} bytes of Parquet ({o['all_bytes']:,} with manifests and state)")
     print(f"pyarrow_convert.py:  median {p['median_wall_s']:.2f} s {[round(x, 2) for x in p['wall_s']]}, "
           f"peak RSS median {p['median_peak_rss_kib'] / 1024:.0f} MiB, {p['data_bytes']:,} bytes")
+    if base:
+        b = figures["baseline"]
+        print(f"baseline build:      median {b['median_wall_s']:.2f} s {[round(x, 2) for x in b['wall_s']]}, "
+              f"peak RSS median {b['median_peak_rss_kib'] / 1024:.0f} MiB, {b['data_bytes']:,} bytes; "
+              f"this build takes {o['median_wall_s'] / b['median_wall_s']:.2f}x its time")
     print(f"speed: {figures['speedup']:.2f}x the script (target 10x); "
           f"size: {figures['size_ratio']:.3f}x the script's bytes (target 0.8x)")
 
