@@ -436,6 +436,9 @@ struct StagedDocument {
     context: Option<String>,
 }
 
+/// Items of a fetched hour prepared at a time.
+const PREPARE_BATCH: usize = 4096;
+
 /// Fetches one hour, quarantines what cannot be archived, and stages the documents.
 async fn fetch_hour<T: TraceSource, S: ArchiveStore>(
     source: &T,
@@ -458,8 +461,15 @@ async fn fetch_hour<T: TraceSource, S: ArchiveStore>(
     }
     let mut writer = ArchiveWriter::new(store, config.clone());
     let mut docs = Vec::with_capacity(fetched.items.len());
-    for prepared in writer.prepare_all(fetched.items) {
-        if let Some(seg) = writer.admit(prepared).await? {
+    // Prepared a few thousand at a time: each document's model is dropped as soon as it is
+    // staged, so an hour in memory costs its text, not its models.
+    let mut items = fetched.items.into_iter().peekable();
+    while items.peek().is_some() {
+        let batch: Vec<_> = items.by_ref().take(PREPARE_BATCH).collect();
+        for prepared in writer.prepare_all(batch) {
+            let Some(seg) = writer.admit(prepared).await? else {
+                continue;
+            };
             let sort_key = (
                 seg.trace_id().to_owned(),
                 seg.start_us(),
