@@ -20,7 +20,6 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use exporter::WriterConfig;
-use exporter::source::files::InputReader;
 use exporter::store::MemoryStore;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -49,16 +48,9 @@ fn archive(
         let chain = exporter::Chain::default();
         let mut w = exporter::export::ImportWriter::new(&store, config, &chain);
         for (i, r) in responses.iter().enumerate() {
-            let mut reader = InputReader::new(&format!("response-{i}"), r.as_bytes());
-            loop {
-                let items = reader
-                    .next_batch(exporter::export::READ_BATCH_BYTES, w.pool())
-                    .unwrap();
-                if items.is_empty() {
-                    break;
-                }
-                w.push_all(items).await.unwrap();
-            }
+            w.push_input(&format!("response-{i}"), r.as_bytes())
+                .await
+                .unwrap();
         }
         w.finish().await.unwrap()
     });

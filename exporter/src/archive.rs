@@ -268,7 +268,9 @@ impl<'a, S: ArchiveStore> ArchiveWriter<'a, S> {
 
     /// Prepares items on the writer's threads ([`prepare`]), in their order.
     pub fn prepare_all(&self, items: Vec<SourceItem>) -> Vec<Prepared> {
-        prepare_all(&self.config, &self.pool, items)
+        let config = &self.config;
+        self.pool
+            .install(|| items.into_par_iter().map(|i| prepare(config, i)).collect())
     }
 
     /// The effects of one prepared item, in input order: its redactions are counted, and
@@ -532,15 +534,6 @@ pub fn prepare(config: &WriterConfig, item: SourceItem) -> Prepared {
         source: item.source,
         location: item.location,
     }
-}
-
-/// Prepares items on `pool`'s threads ([`prepare`]), in their order.
-pub fn prepare_all(
-    config: &WriterConfig,
-    pool: &rayon::ThreadPool,
-    items: Vec<SourceItem>,
-) -> Vec<Prepared> {
-    pool.install(|| items.into_par_iter().map(|i| prepare(config, i)).collect())
 }
 
 /// The thread pool of `threads` threads (0: one per core), built once per count.

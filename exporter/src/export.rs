@@ -3,6 +3,7 @@
 //! archived are not written again), quarantine the rest, and commit it all with one
 //! manifest. The import holds the archive's lease meanwhile.
 
+use std::io::BufRead;
 use std::path::Path;
 
 use std::collections::{BTreeMap, HashSet};
@@ -141,7 +142,7 @@ async fn archive_file<S: ArchiveStore>(
         .name("xray-archive-read".into())
         .spawn(move || {
             loop {
-                let batch = reader.next_batch_map(READ_BATCH_BYTES, &pool, &|item| {
+                let batch = reader.next_batch(READ_BATCH_BYTES, &pool, &|item| {
                     crate::archive::prepare(&config, item)
                 });
                 let last = !matches!(&batch, Ok(items) if !items.is_empty());
@@ -182,16 +183,7 @@ pub async fn export_inputs<S: ArchiveStore>(
     }
     let mut writer = ImportWriter::new(store, config, &chain);
     for (name, content) in inputs {
-        let mut reader = InputReader::new(name, *content);
-        loop {
-            let items = reader
-                .next_batch(READ_BATCH_BYTES, writer.pool())
-                .expect("reading from memory cannot fail");
-            if items.is_empty() {
-                break;
-            }
-            writer.push_all(items).await?;
-        }
+        writer.push_input(name, *content).await?;
         writer.count_input(1, content.len() as u64);
     }
     let summary = writer.finish().await?;
@@ -249,13 +241,27 @@ impl<'a, S: ArchiveStore> ImportWriter<'a, S> {
         Ok(())
     }
 
-    /// Takes source items in their order, prepared on every core; writes parts whenever
-    /// the buffer is full.
-    pub async fn push_all(&mut self, items: Vec<SourceItem>) -> Result<()> {
-        for prepared in self.out.prepare_all(items) {
-            self.admit(prepared).await?;
+    /// Takes every item of one input named `name`, read and prepared on every core a batch
+    /// at a time, in input order; writes parts whenever the buffer is full.
+    pub async fn push_input(&mut self, name: &str, input: impl BufRead) -> Result<()> {
+        let mut reader = InputReader::new(name, input);
+        loop {
+            let config = self.out.config();
+            let batch = reader
+                .next_batch(READ_BATCH_BYTES, self.out.pool(), &|item| {
+                    crate::archive::prepare(config, item)
+                })
+                .map_err(|source| Error::SourceRead {
+                    path: name.into(),
+                    source,
+                })?;
+            if batch.is_empty() {
+                return Ok(());
+            }
+            for prepared in batch {
+                self.admit(prepared).await?;
+            }
         }
-        Ok(())
     }
 
     /// Takes one prepared item ([`crate::archive::prepare`]); writes parts when the buffer

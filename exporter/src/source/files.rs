@@ -211,19 +211,10 @@ impl<R: BufRead> InputReader<R> {
 }
 
 impl<R: BufRead> InputReader<R> {
-    /// The next items, about `max_bytes` of input at a time, in input order; empty at the
-    /// end. Lines are classified on `pool`'s threads.
-    pub fn next_batch(
-        &mut self,
-        max_bytes: usize,
-        pool: &rayon::ThreadPool,
-    ) -> std::io::Result<Vec<SourceItem>> {
-        self.next_batch_map(max_bytes, pool, &|item| item)
-    }
-
-    /// [`Self::next_batch`], with `f` applied to each item on the thread that classified
-    /// it: one parallel pass per batch, in input order.
-    pub fn next_batch_map<T: Send>(
+    /// The next items, about `max_bytes` of input at a time, in input order, each passed
+    /// through `f` on the thread that classified it (one parallel pass per batch); empty at
+    /// the end. Lines are classified on `pool`'s threads.
+    pub fn next_batch<T: Send>(
         &mut self,
         max_bytes: usize,
         pool: &rayon::ThreadPool,
