@@ -6,7 +6,7 @@
 use std::io::BufRead;
 use std::path::Path;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use rayon::prelude::*;
@@ -16,6 +16,7 @@ use schema::v1::{ArchivedSegment, Table, sort_for_archive};
 
 use crate::archive::{ArchiveWriter, DayParts, ExportSummary, NextParts, WriterConfig};
 use crate::error::{Error, Result};
+use crate::idset::IdSet;
 use crate::ledger::Chain;
 use crate::ledger::{RunRecord, Tracked, commit_import, read_chain};
 use crate::parquet_io::read_segment_documents;
@@ -91,11 +92,9 @@ pub async fn export_files<S: ArchiveStore>(
 /// A document's identity in an import: the first 128 bits of its SHA-256. Two different
 /// documents share one with odds near 2^-128 per pair, and an import holds one per document
 /// of every day it touches, so half a digest halves that memory.
-type Digest128 = [u8; 16];
-
-fn digest128(text: &str) -> Digest128 {
+fn digest128(text: &str) -> u128 {
     let full = Sha256::digest(text);
-    full[..16].try_into().expect("SHA-256 has 32 bytes")
+    u128::from_be_bytes(full[..16].try_into().expect("SHA-256 has 32 bytes"))
 }
 
 /// How long an import may hold the lease: long enough for a large directory.
@@ -192,8 +191,11 @@ pub async fn export_inputs<S: ArchiveStore>(
     Ok(summary)
 }
 
-/// A file import: documents in any order, buffered per day; each flush adds parts with
-/// each day's next free numbers, and skips documents the archive already holds.
+/// A file import: documents in any order, buffered per day. Each flush sorts a day's
+/// buffered documents, skips those the archive already holds, and appends them to the
+/// day's open parts as new row groups; the parts get the day's next free numbers and are
+/// closed at the end (or at 128 MB), so an import writes one part per table per day
+/// whatever its buffer size.
 ///
 /// A trace whose id carries no epoch (an OpenTelemetry W3C id) is archived on the day of its
 /// earliest span among the documents buffered with it.
@@ -202,9 +204,27 @@ pub struct ImportWriter<'a, S: ArchiveStore> {
     chain: &'a Chain,
     pending: BTreeMap<NaiveDate, Vec<ArchivedSegment>>,
     pending_bytes: usize,
-    /// Per day: the digest of every document text archived there, and the next part numbers.
-    days: BTreeMap<NaiveDate, (HashSet<Digest128>, NextParts)>,
+    days: BTreeMap<NaiveDate, ImportDay<'a, S>>,
+    flushes: u64,
 }
+
+/// What an import keeps of a day it has touched.
+struct ImportDay<'a, S: ArchiveStore> {
+    /// The digest of every document text archived there.
+    known: IdSet,
+    /// The part numbers the day's next parts take.
+    next: NextParts,
+    /// The day's parts being written, if open.
+    open: Option<DayParts<'a, S>>,
+    /// The flush that last wrote to the open parts.
+    touched: u64,
+}
+
+/// Days whose parts an import keeps open at once. An input in time order touches one or two
+/// days per flush; one that jumps between more days closes the least recently written and
+/// opens it again as new parts, so memory holds at most this many days' open row groups
+/// and upload buffers.
+pub const MAX_OPEN_DAYS: usize = 4;
 
 impl<'a, S: ArchiveStore> ImportWriter<'a, S> {
     /// An import into `store`, whose committed state is `chain`.
@@ -215,6 +235,7 @@ impl<'a, S: ArchiveStore> ImportWriter<'a, S> {
             pending: BTreeMap::new(),
             pending_bytes: 0,
             days: BTreeMap::new(),
+            flushes: 0,
         }
     }
 
@@ -285,23 +306,38 @@ impl<'a, S: ArchiveStore> ImportWriter<'a, S> {
         Ok(())
     }
 
-    /// Writes every buffered day as new parts.
+    /// Appends every buffered day to its open parts.
     async fn flush(&mut self) -> Result<()> {
         let pending = place_w3c_traces(std::mem::take(&mut self.pending));
         self.pending_bytes = 0;
+        self.flushes += 1;
         for (dt, docs) in pending {
             if !self.days.contains_key(&dt) {
                 let known = self.archived_documents(dt).await?;
-                self.days.insert(dt, (known, self.chain.next_parts(dt)));
+                let next = self.chain.next_parts(dt);
+                self.days.insert(
+                    dt,
+                    ImportDay {
+                        known,
+                        next,
+                        open: None,
+                        touched: 0,
+                    },
+                );
             }
-            let digests: Vec<Digest128> = self
+            let digests: Vec<u128> = self
                 .out
                 .pool()
                 .install(|| docs.par_iter().map(|seg| digest128(seg.text())).collect());
-            let (known, next) = self.days.get_mut(&dt).expect("inserted above");
+            let new = self
+                .days
+                .get_mut(&dt)
+                .expect("inserted above")
+                .known
+                .insert_all(&digests);
             let mut fresh = Vec::with_capacity(docs.len());
-            for (seg, digest) in docs.into_iter().zip(digests) {
-                if known.insert(digest) {
+            for (seg, new) in docs.into_iter().zip(new) {
+                if new {
                     fresh.push(seg);
                 } else {
                     self.out.count_unchanged();
@@ -311,23 +347,47 @@ impl<'a, S: ArchiveStore> ImportWriter<'a, S> {
                 continue;
             }
             sort_for_archive(&mut fresh);
-            let mut parts = DayParts::new(dt, next);
+            if self.days[&dt].open.is_none() {
+                self.close_least_recent(MAX_OPEN_DAYS - 1).await?;
+                let day = self.days.get_mut(&dt).expect("inserted above");
+                day.open = Some(DayParts::new(dt, &day.next));
+            }
+            let day = self.days.get_mut(&dt).expect("inserted above");
+            day.touched = self.flushes;
+            let parts = day.open.as_mut().expect("opened above");
             parts.push(&mut self.out, fresh).await?;
-            *next = parts.finish(&mut self.out).await?;
+            parts.end_run(&mut self.out).await?;
         }
         Ok(())
     }
 
+    /// Closes the open days' parts, least recently written first, until at most `keep`
+    /// are open.
+    async fn close_least_recent(&mut self, keep: usize) -> Result<()> {
+        loop {
+            let open = self.days.iter().filter(|(_, d)| d.open.is_some());
+            if open.clone().count() <= keep {
+                return Ok(());
+            }
+            let dt = *open.min_by_key(|(_, d)| d.touched).expect("one is open").0;
+            let day = self.days.get_mut(&dt).expect("found above");
+            let parts = day.open.take().expect("open");
+            day.next = parts.finish(&mut self.out).await?;
+        }
+    }
+
     /// The digest of every document in the committed `segments` parts of `dt`.
-    async fn archived_documents(&self, dt: NaiveDate) -> Result<HashSet<Digest128>> {
-        let mut known = HashSet::new();
+    async fn archived_documents(&self, dt: NaiveDate) -> Result<IdSet> {
+        let mut known = IdSet::default();
         for key in self.chain.committed_parts(Table::Segments, dt) {
             let Some(bytes) = crate::store::get(self.out.store(), &key).await? else {
                 continue;
             };
-            for row in read_segment_documents(&key, bytes)? {
-                known.insert(digest128(&row.text));
-            }
+            let digests: Vec<u128> = read_segment_documents(&key, bytes)?
+                .iter()
+                .map(|row| digest128(&row.text))
+                .collect();
+            known.insert_all(&digests);
         }
         Ok(known)
     }
@@ -337,6 +397,7 @@ impl<'a, S: ArchiveStore> ImportWriter<'a, S> {
     /// this import adds is listed, so a re-run of the same input commits nothing.
     pub async fn finish(mut self) -> Result<ExportSummary> {
         self.flush().await?;
+        self.close_least_recent(0).await?;
         let mut summary = self.out.into_summary();
         let committed = self.chain.committed();
         summary

@@ -15,6 +15,7 @@ pub mod config;
 pub mod error;
 pub mod export;
 pub mod holds;
+pub mod idset;
 pub mod ledger;
 pub mod parquet_io;
 pub mod reconcile;
