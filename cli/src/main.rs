@@ -6,6 +6,7 @@ use anyhow::Context;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    exporter::allocator::bound_resident_memory();
     let cli = cli::Cli::parse();
     cli::init_logging(cli.verbose);
     let result = tokio::runtime::Builder::new_multi_thread()

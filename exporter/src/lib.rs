@@ -9,6 +9,7 @@
 //! It does not depend on DataFusion, so the Lambda stays small and loads on
 //! provided.al2023.
 
+pub mod allocator;
 pub mod archive;
 pub mod aws;
 pub mod config;

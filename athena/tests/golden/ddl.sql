@@ -2,7 +2,7 @@ CREATE DATABASE IF NOT EXISTS `xray_archive`
   COMMENT 'xray-archive: X-Ray traces kept for years (v1)';
 
 CREATE EXTERNAL TABLE IF NOT EXISTS `xray_archive`.`segments` (
-  `trace_id` string COMMENT 'X-Ray trace id, 1-<8 hex epoch seconds>-<24 hex>; an OpenTelemetry trace id whose first 8 hex digits are not its epoch second keeps its W3C form, 32 hex. Rows are sorted by it, and it has a bloom filter.',
+  `trace_id` string COMMENT 'X-Ray trace id, 1-<8 hex epoch seconds>-<24 hex>; an OpenTelemetry trace id whose first 8 hex digits are not its epoch second keeps its W3C form, 32 hex. Rows are sorted by it within each row group (throughout each part of a sealed day), and it has a bloom filter.',
   `segment_id` string COMMENT 'The document\'s id (16 hex).',
   `parent_id` string COMMENT 'Id of the calling segment or subsegment, if any.',
   `name` string COMMENT 'Service or operation name.',
@@ -43,7 +43,7 @@ TBLPROPERTIES (
 );
 
 CREATE EXTERNAL TABLE IF NOT EXISTS `xray_archive`.`spans` (
-  `trace_id` string COMMENT 'X-Ray trace id, 1-<8 hex epoch seconds>-<24 hex>; an OpenTelemetry trace id whose first 8 hex digits are not its epoch second keeps its W3C form, 32 hex. Rows are sorted by it, and it has a bloom filter.',
+  `trace_id` string COMMENT 'X-Ray trace id, 1-<8 hex epoch seconds>-<24 hex>; an OpenTelemetry trace id whose first 8 hex digits are not its epoch second keeps its W3C form, 32 hex. Rows are sorted by it within each row group (throughout each part of a sealed day), and it has a bloom filter.',
   `segment_id` string COMMENT 'Id of the segment document this span came from (join to segments).',
   `id` string COMMENT 'The span\'s id (16 hex).',
   `parent_id` string COMMENT 'The caller: the enclosing span for subsegments, the document\'s parent_id for segments.',
@@ -107,7 +107,7 @@ TBLPROPERTIES (
 );
 
 CREATE EXTERNAL TABLE IF NOT EXISTS `xray_archive`.`traces` (
-  `trace_id` string COMMENT 'X-Ray trace id, 1-<8 hex epoch seconds>-<24 hex>; an OpenTelemetry trace id whose first 8 hex digits are not its epoch second keeps its W3C form, 32 hex. Rows are sorted by it, and it has a bloom filter.',
+  `trace_id` string COMMENT 'X-Ray trace id, 1-<8 hex epoch seconds>-<24 hex>; an OpenTelemetry trace id whose first 8 hex digits are not its epoch second keeps its W3C form, 32 hex. Rows are sorted by it within each row group (throughout each part of a sealed day), and it has a bloom filter.',
   `start_time` timestamp COMMENT 'Earliest segment start, UTC, milliseconds.',
   `end_time` timestamp COMMENT 'Latest segment end, UTC, milliseconds; null if no segment has ended.',
   `start_us` bigint COMMENT 'Start in microseconds since the Unix epoch (exact).',
@@ -150,8 +150,8 @@ TBLPROPERTIES (
 );
 
 CREATE EXTERNAL TABLE IF NOT EXISTS `xray_archive`.`payment_index` (
-  `payment_id` string COMMENT 'PaymentId annotation. Rows are sorted by it, and it has a bloom filter.',
-  `trace_id` string COMMENT 'X-Ray trace id, 1-<8 hex epoch seconds>-<24 hex>; an OpenTelemetry trace id whose first 8 hex digits are not its epoch second keeps its W3C form, 32 hex. Rows are sorted by it, and it has a bloom filter.',
+  `payment_id` string COMMENT 'PaymentId annotation. Rows are sorted by it within each row group (throughout each part of a sealed day), and it has a bloom filter.',
+  `trace_id` string COMMENT 'X-Ray trace id, 1-<8 hex epoch seconds>-<24 hex>; an OpenTelemetry trace id whose first 8 hex digits are not its epoch second keeps its W3C form, 32 hex. Rows are sorted by it within each row group (throughout each part of a sealed day), and it has a bloom filter.',
   `dt` date COMMENT 'The trace\'s dt partition in segments, spans and traces.',
   `start_time` timestamp COMMENT 'Trace start, UTC.',
   `root_name` string COMMENT 'Root service of the trace.',

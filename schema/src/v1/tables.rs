@@ -121,7 +121,7 @@ pub fn string_list_type() -> DataType {
     DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)))
 }
 
-const TRACE_ID_DOC: &str = "X-Ray trace id, 1-<8 hex epoch seconds>-<24 hex>; an OpenTelemetry trace id whose first 8 hex digits are not its epoch second keeps its W3C form, 32 hex. Rows are sorted by it, and it has a bloom filter.";
+const TRACE_ID_DOC: &str = "X-Ray trace id, 1-<8 hex epoch seconds>-<24 hex>; an OpenTelemetry trace id whose first 8 hex digits are not its epoch second keeps its W3C form, 32 hex. Rows are sorted by it within each row group (throughout each part of a sealed day), and it has a bloom filter.";
 const START_TIME_DOC: &str =
     "Start, UTC, millisecond precision (Athena's precision); exact value in start_us.";
 const END_TIME_DOC: &str =
@@ -251,7 +251,7 @@ v1_table! {
     pub struct PaymentIndexBuilder,
     /// Reads the columns of a `payment_index` batch by name.
     pub struct PaymentIndexReader {
-        payment_id: Utf8, not null, "PaymentId annotation. Rows are sorted by it, and it has a bloom filter.";
+        payment_id: Utf8, not null, "PaymentId annotation. Rows are sorted by it within each row group (throughout each part of a sealed day), and it has a bloom filter.";
         trace_id: Utf8, not null, TRACE_ID_DOC;
         dt: Date32, not null, "The trace's dt partition in segments, spans and traces.";
         start_time: Timestamp, not null, "Trace start, UTC.";
