@@ -568,7 +568,7 @@ fn thread_pool(threads: usize) -> std::sync::Arc<rayon::ThreadPool> {
 
 /// A validated trace id as one number: its 32 hex digits (after `1-`, dash skipped, in
 /// X-Ray's form; all of them in W3C's).
-fn trace_number(trace_id: &str) -> u128 {
+pub(crate) fn trace_number(trace_id: &str) -> u128 {
     trace_id
         .strip_prefix("1-")
         .unwrap_or(trace_id)
@@ -636,7 +636,8 @@ impl<'a, S: ArchiveStore> PartWriter<'a, S> {
 
     /// Ends the open part's row group, so the rows encoded so far are complete row groups,
     /// and hands everything encoded to the upload: between an import's flushes, an open
-    /// part holds no rows and no encoded bytes of its own.
+    /// part holds no rows of its own, only its row groups' metadata and what the upload
+    /// keeps (nothing locally; on S3, up to a multipart part of 16 MiB).
     async fn end_row_group(&mut self) -> Result<()> {
         let Some((w, upload)) = self.open.as_mut() else {
             return Ok(());
@@ -648,6 +649,13 @@ impl<'a, S: ArchiveStore> PartWriter<'a, S> {
         upload
             .append(Bytes::from(std::mem::take(w.inner_mut())))
             .await
+    }
+
+    /// Row groups in the open part.
+    fn row_groups(&self) -> usize {
+        self.open
+            .as_ref()
+            .map_or(0, |(w, _)| w.flushed_row_groups().len())
     }
 
     fn size(&self) -> usize {
@@ -809,6 +817,11 @@ impl<'a, S: ArchiveStore> DayParts<'a, S> {
     pub async fn end_run(&mut self, out: &mut ArchiveWriter<'a, S>) -> Result<()> {
         for part in &mut self.parts {
             part.end_row_group().await?;
+            // A day that gets a few documents every flush would otherwise add a small row
+            // group, and its metadata, to memory at each.
+            if part.row_groups() >= MAX_PART_ROW_GROUPS {
+                part.close(out).await?;
+            }
         }
         if self.payment_rows.len() >= PAYMENT_PART_ROWS {
             self.write_payment_index(out).await?;
@@ -856,6 +869,10 @@ impl<'a, S: ArchiveStore> DayParts<'a, S> {
         Ok(())
     }
 }
+
+/// Row groups a part takes before it is closed and the next begun: a row group's metadata
+/// (about 90 column chunks in `spans`) stays in memory until its part is closed.
+pub const MAX_PART_ROW_GROUPS: usize = 512;
 
 /// Payment index rows (about 100 bytes each, twice that in growing builders) a file import
 /// holds per open day before it writes them as a part: one part for a day of up to 32,768

@@ -206,6 +206,9 @@ pub struct ImportWriter<'a, S: ArchiveStore> {
     pending_bytes: usize,
     days: BTreeMap<NaiveDate, ImportDay<'a, S>>,
     flushes: u64,
+    /// The trace of the document buffered last: a flush waits for the next trace, so
+    /// documents of one trace that arrive together are written together.
+    last_trace: Option<u128>,
 }
 
 /// What an import keeps of a day it has touched.
@@ -222,9 +225,9 @@ struct ImportDay<'a, S: ArchiveStore> {
 
 /// Days whose parts an import keeps open at once. An input in time order touches one or two
 /// days per flush; one that jumps between more days closes the least recently written and
-/// opens it again as new parts, so memory holds at most this many days' open row groups
-/// and upload buffers.
-pub const MAX_OPEN_DAYS: usize = 4;
+/// opens it again as new parts, so memory holds at most this many days' row-group metadata
+/// and upload buffers (on S3, up to 16 MiB per table and day).
+pub const MAX_OPEN_DAYS: usize = 2;
 
 impl<'a, S: ArchiveStore> ImportWriter<'a, S> {
     /// An import into `store`, whose committed state is `chain`.
@@ -236,6 +239,7 @@ impl<'a, S: ArchiveStore> ImportWriter<'a, S> {
             pending_bytes: 0,
             days: BTreeMap::new(),
             flushes: 0,
+            last_trace: None,
         }
     }
 
@@ -295,14 +299,16 @@ impl<'a, S: ArchiveStore> ImportWriter<'a, S> {
     }
 
     async fn buffer(&mut self, seg: ArchivedSegment) -> Result<()> {
+        let trace = crate::archive::trace_number(seg.trace_id());
+        if self.pending_bytes >= self.out.config().buffer_bytes && self.last_trace != Some(trace) {
+            self.flush().await?;
+        }
+        self.last_trace = Some(trace);
         self.pending_bytes += seg.text().len();
         self.pending
             .entry(seg.placement().dt)
             .or_default()
             .push(seg);
-        if self.pending_bytes >= self.out.config().buffer_bytes {
-            self.flush().await?;
-        }
         Ok(())
     }
 
@@ -311,6 +317,7 @@ impl<'a, S: ArchiveStore> ImportWriter<'a, S> {
         let pending = place_w3c_traces(std::mem::take(&mut self.pending));
         self.pending_bytes = 0;
         self.flushes += 1;
+        let flushing: Vec<NaiveDate> = pending.keys().copied().collect();
         for (dt, docs) in pending {
             if !self.days.contains_key(&dt) {
                 let known = self.archived_documents(dt).await?;
@@ -348,7 +355,8 @@ impl<'a, S: ArchiveStore> ImportWriter<'a, S> {
             }
             sort_for_archive(&mut fresh);
             if self.days[&dt].open.is_none() {
-                self.close_least_recent(MAX_OPEN_DAYS - 1).await?;
+                self.close_least_recent(MAX_OPEN_DAYS - 1, &flushing)
+                    .await?;
                 let day = self.days.get_mut(&dt).expect("inserted above");
                 day.open = Some(DayParts::new(dt, &day.next));
             }
@@ -361,15 +369,18 @@ impl<'a, S: ArchiveStore> ImportWriter<'a, S> {
         Ok(())
     }
 
-    /// Closes the open days' parts, least recently written first, until at most `keep`
-    /// are open.
-    async fn close_least_recent(&mut self, keep: usize) -> Result<()> {
+    /// Closes the open days' parts until at most `keep` are open: days this flush does not
+    /// write (`flushing`) first, then the least recently written.
+    async fn close_least_recent(&mut self, keep: usize, flushing: &[NaiveDate]) -> Result<()> {
         loop {
             let open = self.days.iter().filter(|(_, d)| d.open.is_some());
             if open.clone().count() <= keep {
                 return Ok(());
             }
-            let dt = *open.min_by_key(|(_, d)| d.touched).expect("one is open").0;
+            let dt = *open
+                .min_by_key(|(dt, d)| (flushing.contains(dt), d.touched))
+                .expect("one is open")
+                .0;
             let day = self.days.get_mut(&dt).expect("found above");
             let parts = day.open.take().expect("open");
             day.next = parts.finish(&mut self.out).await?;
@@ -397,7 +408,7 @@ impl<'a, S: ArchiveStore> ImportWriter<'a, S> {
     /// this import adds is listed, so a re-run of the same input commits nothing.
     pub async fn finish(mut self) -> Result<ExportSummary> {
         self.flush().await?;
-        self.close_least_recent(0).await?;
+        self.close_least_recent(0, &[]).await?;
         let mut summary = self.out.into_summary();
         let committed = self.chain.committed();
         summary

@@ -61,11 +61,26 @@ impl IdSet {
                 break;
             }
             let b = self.runs.pop().expect("two runs");
-            let a = self.runs.last_mut().expect("two runs");
-            a.reserve_exact(b.len());
-            a.extend_from_slice(&b);
-            // Two sorted runs: the stable sort finds them and merges them in one pass.
-            a.sort();
+            merge_into(self.runs.last_mut().expect("two runs"), &b);
+        }
+    }
+}
+
+/// Merges sorted `b` into sorted `a`, from the back, so no scratch space is needed beyond
+/// `a`'s growth.
+fn merge_into(a: &mut Vec<u128>, b: &[u128]) {
+    let (mut i, mut j) = (a.len(), b.len());
+    a.resize(i + j, 0);
+    for k in (0..a.len()).rev() {
+        if j == 0 {
+            break;
+        }
+        if i > 0 && a[i - 1] > b[j - 1] {
+            a[k] = a[i - 1];
+            i -= 1;
+        } else {
+            a[k] = b[j - 1];
+            j -= 1;
         }
     }
 }

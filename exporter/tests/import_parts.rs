@@ -156,3 +156,30 @@ async fn an_import_across_more_days_than_it_keeps_open_loses_nothing() {
         all_values(&flushed, "segments", "document")
     );
 }
+
+#[tokio::test]
+async fn a_flush_never_splits_a_trace_and_a_part_takes_at_most_its_row_groups() {
+    // A 1-byte buffer: a flush whenever the next trace begins, one trace per flush.
+    let input = input(1, 120);
+    let flushed = import(input.path(), 1).await;
+    let ids = all_values(&flushed, "traces", "trace_id");
+    let mut distinct = ids.clone();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 600);
+    assert!(
+        ids.len() == distinct.len(),
+        "one traces row per trace: {} rows for {} traces",
+        ids.len(),
+        distinct.len()
+    );
+    let parts = parts_per_day(&flushed, "segments");
+    assert_eq!(
+        parts["dt=2026-03-02"], 2,
+        "600 row groups, at most 512 a part"
+    );
+    let first = &flushed["v1/segments/dt=2026-03-02/part-0000.parquet"];
+    assert_eq!(
+        row_groups(first, "trace_id").len(),
+        exporter::archive::MAX_PART_ROW_GROUPS
+    );
+}
