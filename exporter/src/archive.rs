@@ -38,8 +38,9 @@ use crate::store::{ArchiveStore, OnceWriter, WrittenObject};
 /// How the writer buffers and slices its work.
 #[derive(Debug, Clone)]
 pub struct WriterConfig {
-    /// Document bytes a file import buffers before it writes parts. Bounds memory: the
-    /// model of a document takes about as much again as its text.
+    /// Document bytes a file import buffers before it adds them to the days' open parts.
+    /// Bounds memory (a document's parsed model takes about three times its text), not the
+    /// number of parts.
     pub buffer_bytes: usize,
     /// Documents converted per record batch, so no Arrow string array nears its 2 GiB limit.
     pub batch_documents: usize,
