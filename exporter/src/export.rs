@@ -194,8 +194,8 @@ pub async fn export_inputs<S: ArchiveStore>(
 /// A file import: documents in any order, buffered per day. Each flush sorts a day's
 /// buffered documents, skips those the archive already holds, and appends them to the
 /// day's open parts as new row groups; the parts get the day's next free numbers and are
-/// closed at the end (or at 128 MB), so an import writes one part per table per day
-/// whatever its buffer size.
+/// closed at the end (or at 128 MB, or 512 row groups), so an import writes one part per
+/// table per day whatever its buffer size.
 ///
 /// A trace whose id carries no epoch (an OpenTelemetry W3C id) is archived on the day of its
 /// earliest span among the documents buffered with it.
