@@ -1,6 +1,7 @@
 """The fewest bytes an archive's Parquet could take for what it keeps, next to what it takes.
 
     .venv/bin/python tests/bench/size_floor.py ARCHIVE [--level 19] [--against DIR]
+        [--min-bytes 100000]
 
 Two parts of an archive cannot shrink below their information content, whatever the encoding:
 
@@ -54,6 +55,8 @@ def main() -> None:
     ap.add_argument("archive", type=pathlib.Path)
     ap.add_argument("--level", type=int, default=19, help="zstd level for the documents")
     ap.add_argument("--against", type=pathlib.Path, help="another tool's Parquet output")
+    ap.add_argument("--min-bytes", type=int, default=100_000,
+                    help="parts smaller than this on disk are summed on one line")
     args = ap.parse_args()
 
     tables = sorted(p for p in (args.archive / "v1").iterdir() if p.is_dir())
@@ -98,9 +101,9 @@ def main() -> None:
     against = parquet_bytes(args.against) if args.against else None
     print(f"{'part':<62} {'floor':>12} {'on disk':>12}")
     for what, f, d in sorted(rows, key=lambda r: -r[2]):
-        if d >= 100_000:
+        if d >= args.min_bytes:
             print(f"{what:<62} {f:>12,.0f} {d:>12,}")
-    rest = [r for r in rows if r[2] < 100_000]
+    rest = [r for r in rows if r[2] < args.min_bytes]
     print(f"{f'{len(rest)} smaller parts':<62} {sum(r[1] for r in rest):>12,.0f} "
           f"{sum(r[2] for r in rest):>12,}")
     print(f"{'all':<62} {floor:>12,.0f} {total:>12,}")
